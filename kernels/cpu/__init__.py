@@ -1,0 +1,5 @@
+"""``@njit`` cpu kernels: same modules, names and signatures as ``ref``.
+
+Kernels compile lazily on first call; see ``_jit`` for every numba option.
+"""
+from . import activations, dense, losses  # noqa: F401

@@ -1,0 +1,30 @@
+"""All numba options of the cpu backend, in one place.
+
+- ``cache=True`` unless ``FASTNN_NUMBA_CACHE=0``: compiled kernels are kept on
+  disk (numba's ``__pycache__`` or ``NUMBA_CACHE_DIR``) so a second process
+  starts warm.
+- ``error_model="numpy"``: division by zero gives inf/nan as in NumPy instead
+  of raising (and lets loops vectorise).
+- no blanket ``fastmath``; in particular never the ``nnan``/``ninf`` flags,
+  which would make ``np.isnan`` lie and hide divergence.
+- lazy: kernels compile on first call, for the dtypes they are called with;
+  nothing compiles at ``import fastnn``.
+"""
+import os
+
+from numba import njit, prange  # noqa: F401  (prange re-exported for kernels)
+
+CACHE = os.environ.get("FASTNN_NUMBA_CACHE", "1") not in ("0", "false", "False", "")
+
+_OPTIONS = dict(cache=CACHE, error_model="numpy", nogil=True)
+
+
+def kernel(fn=None, *, parallel=False):
+    """Decorate a cpu kernel with fastnn's numba options.
+
+    ``parallel=True`` enables ``prange``; use it only where each thread owns
+    the outputs it writes.
+    """
+    def wrap(f):
+        return njit(parallel=parallel, **_OPTIONS)(f)
+    return wrap(fn) if fn is not None else wrap

@@ -1,0 +1,55 @@
+"""Dense layer with a fused activation, cpu. Math: ``kernels/ref/dense.py``.
+
+The GEMMs go to BLAS (``_blas.gemm``, beta = 1 to accumulate without
+temporaries); the bias and activation ride in one parallel pass over the
+GEMM output (the epilogue), so the layer costs its GEMMs plus one pass.
+"""
+import numpy as np
+
+from ._blas import gemm
+from ._jit import kernel, prange
+from .activations import act, dact
+
+# Columns of dz/db one thread owns in backward: wide enough for contiguous
+# vector loads along a row, narrow enough to split typical layer widths.
+_COLS = 64
+
+
+@kernel(parallel=True)
+def dense_forward(out, x, w, b, act_code, alpha):
+    """out = f(x @ w + b); GEMM into out, then the epilogue parallel over rows."""
+    gemm(out, x, w, False, False, 1.0, 0.0)
+    batch, n = out.shape
+    has_bias = b.shape[0] > 0
+    for i in prange(batch):
+        for j in range(n):
+            z = out[i, j] + b[j] if has_bias else out[i, j]
+            out[i, j] = act(z, act_code, alpha)
+
+
+@kernel(parallel=True)
+def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
+    """Accumulate dx (batch, in), dw (in, out), db (out,); dz is a workspace.
+
+    One pass computes dz = dout * f'(out) and db; it is parallel over blocks
+    of columns, so each thread owns its db entries and sums them over the
+    batch in a fixed order (float64 accumulators): db is the same for any
+    number of threads. Then two accumulating GEMMs.
+    """
+    batch, n = dout.shape
+    has_bias = db.shape[0] > 0
+    nblocks = (n + _COLS - 1) // _COLS
+    for blk in prange(nblocks):
+        j0 = blk * _COLS
+        j1 = min(n, j0 + _COLS)
+        acc = np.zeros(j1 - j0, dtype=np.float64)
+        for i in range(batch):
+            for j in range(j0, j1):
+                g = dout[i, j] * dact(out[i, j], act_code, alpha)
+                dz[i, j] = g
+                acc[j - j0] += g
+        if has_bias:
+            for j in range(j0, j1):
+                db[j] += acc[j - j0]
+    gemm(dw, x, dz, True, False, 1.0, 1.0)    # dw += x.T @ dz
+    gemm(dx, dz, w, False, True, 1.0, 1.0)    # dx += dz @ w.T

@@ -1,0 +1,86 @@
+"""Losses on logits with fused forward + backward, cpu.
+
+Math and conventions: ``kernels/ref/losses.py``. Every kernel is parallel
+over rows (examples): each thread owns whole rows of every output, so there
+are no shared accumulators and results do not depend on the thread count.
+"""
+import numpy as np
+
+from ._jit import kernel, prange
+
+
+@kernel(parallel=True)
+def softmax_forward(probs, logits):
+    """probs = softmax(logits), row-wise, shifted by the row max."""
+    batch, k = logits.shape
+    for i in prange(batch):
+        zmax = logits[i, 0]
+        for j in range(1, k):
+            zmax = max(zmax, logits[i, j])
+        s = type(zmax)(0)
+        for j in range(k):
+            e = np.exp(logits[i, j] - zmax)
+            probs[i, j] = e
+            s += e
+        inv = type(zmax)(1) / s
+        for j in range(k):
+            probs[i, j] *= inv
+
+
+@kernel(parallel=True)
+def softmax_cross_entropy(loss, dlogits, probs, logits, labels):
+    """loss (batch,), probs (batch, k); dlogits += (probs - onehot) / batch."""
+    batch, k = logits.shape
+    inv_m = type(logits[0, 0])(1) / type(logits[0, 0])(batch)
+    for i in prange(batch):
+        zmax = logits[i, 0]
+        for j in range(1, k):
+            zmax = max(zmax, logits[i, j])
+        s = type(zmax)(0)
+        for j in range(k):
+            e = np.exp(logits[i, j] - zmax)
+            probs[i, j] = e
+            s += e
+        inv = type(zmax)(1) / s
+        for j in range(k):
+            p = probs[i, j] * inv
+            probs[i, j] = p
+            dlogits[i, j] += p * inv_m
+        lab = labels[i]
+        dlogits[i, lab] -= inv_m
+        loss[i] = np.log(s) - (logits[i, lab] - zmax)
+
+
+@kernel(parallel=True)
+def binary_cross_entropy(loss, dlogits, logits, y):
+    """loss (batch,); dlogits += (sigmoid(z) - y) / (batch * k)."""
+    batch, k = logits.shape
+    one = type(logits[0, 0])(1)
+    zero = type(logits[0, 0])(0)
+    inv_n = one / type(one)(batch * k)
+    inv_k = one / type(one)(k)
+    for i in prange(batch):
+        s = zero
+        for j in range(k):
+            z = logits[i, j]
+            e = np.exp(-abs(z))                     # in (0, 1]: never overflows
+            s += max(z, zero) - z * y[i, j] + np.log1p(e)
+            sig = one / (one + e) if z >= zero else e / (one + e)
+            dlogits[i, j] += (sig - y[i, j]) * inv_n
+        loss[i] = s * inv_k
+
+
+@kernel(parallel=True)
+def mean_squared_error(loss, dpred, pred, y):
+    """loss (batch,); dpred += 2 (pred - y) / (batch * k)."""
+    batch, k = pred.shape
+    one = type(pred[0, 0])(1)
+    two_inv_n = (one + one) / type(one)(batch * k)
+    inv_k = one / type(one)(k)
+    for i in prange(batch):
+        s = type(one)(0)
+        for j in range(k):
+            r = pred[i, j] - y[i, j]
+            s += r * r
+            dpred[i, j] += r * two_inv_n
+        loss[i] = s * inv_k

@@ -1,0 +1,74 @@
+"""Elementwise activations, cuda. Math: ``kernels/ref/activations.py``."""
+import math
+
+from numba import cuda
+
+from ..codes import LEAKY_RELU, RELU, SIGMOID, TANH
+from ._launch import grid_1d, on_device
+
+
+@cuda.jit(device=True)
+def act(z, code, alpha):
+    """f(z) for one element; constants take z's type (no float64 in f32 code)."""
+    zero = type(z)(0)
+    one = type(z)(1)
+    if code == RELU:
+        return z if z > zero else zero
+    if code == LEAKY_RELU:
+        return z if z > zero else alpha * z
+    if code == SIGMOID:
+        e = math.exp(-abs(z))
+        return one / (one + e) if z >= zero else e / (one + e)
+    if code == TANH:
+        return math.tanh(z)
+    return z
+
+
+@cuda.jit(device=True)
+def dact(out, code, alpha):
+    """f'(z) for one element, from the forward output out = f(z)."""
+    zero = type(out)(0)
+    one = type(out)(1)
+    if code == RELU:
+        return one if out > zero else zero
+    if code == LEAKY_RELU:
+        return one if out > zero else alpha
+    if code == SIGMOID:
+        return out * (one - out)
+    if code == TANH:
+        return one - out * out
+    return one
+
+
+@cuda.jit
+def activation_forward_kernel(out, x, code, alpha):
+    # out, x: flat views of the same size; grid-stride over elements
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, out.size, stride):
+        out[i] = act(x[i], code, alpha)
+
+
+@cuda.jit
+def activation_backward_kernel(dx, dout, out, code, alpha):
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, dx.size, stride):
+        dx[i] += dout[i] * dact(out[i], code, alpha)
+
+
+def _flat(a):
+    return a.reshape(a.size)
+
+
+def activation_forward(out, x, act_code, alpha):
+    """out = f(x)."""
+    with on_device([out], [x]) as ((d_out,), (d_x,)):
+        blocks, threads = grid_1d(d_out.size)
+        activation_forward_kernel[blocks, threads](_flat(d_out), _flat(d_x), act_code, alpha)
+
+
+def activation_backward(dx, dout, out, act_code, alpha):
+    """dx += dout * f'(out)."""
+    with on_device([dx], [dout, out]) as ((d_dx,), (d_dout, d_o)):
+        blocks, threads = grid_1d(d_dx.size)
+        activation_backward_kernel[blocks, threads](
+            _flat(d_dx), _flat(d_dout), _flat(d_o), act_code, alpha)
