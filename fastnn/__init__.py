@@ -1,0 +1,15 @@
+"""fastnn: fast, checked kernels for the techniques of "Improving Deep Neural
+Networks", for people who write their networks in NumPy.
+
+Importing compiles nothing: kernels compile on first use per dtype (and are
+cached on disk).
+"""
+from . import init, testing  # noqa: F401
+from ._backend import available_backends, get_backend, set_backend, use_backend  # noqa: F401
+from .activations import activation_backward, activation_forward, sigmoid  # noqa: F401
+from .dense import dense_backward, dense_forward  # noqa: F401
+from .gradcheck import GradcheckReport, gradcheck  # noqa: F401
+from .losses import (LOSSES, LossOutput, binary_cross_entropy,  # noqa: F401
+                     mean_squared_error, softmax, softmax_cross_entropy)
+
+__version__ = "0.1.0"

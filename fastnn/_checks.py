@@ -1,0 +1,94 @@
+"""Input validation for the API.
+
+numba does not check bounds, so every shape, dtype, layout and index
+invariant a kernel relies on is checked here, before any kernel runs, with
+an error that names the argument and says what was expected.
+"""
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _is_array(a):
+    return isinstance(a, np.ndarray) or hasattr(a, "__cuda_array_interface__")
+
+
+def _c_contiguous(a):
+    if isinstance(a, np.ndarray):
+        return a.flags.c_contiguous
+    fn = getattr(a, "is_c_contiguous", None)
+    return fn() if fn is not None else True
+
+
+def array(name, a, ndim, dtype=None):
+    """Check a floating-point array argument and return it unchanged.
+
+    ``ndim`` is the required number of dimensions; ``dtype``, if given, the
+    dtype it must share with the other arrays of the call.
+    """
+    if not _is_array(a):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+    if np.dtype(a.dtype) not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
+    if dtype is not None and np.dtype(a.dtype) != np.dtype(dtype):
+        raise TypeError(
+            f"{name} has dtype {a.dtype} but the other arrays are {np.dtype(dtype)}; "
+            f"fastnn never mixes dtypes silently: convert with .astype({np.dtype(dtype).name})")
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(a.shape)}")
+    if 0 in a.shape:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(a.shape)}")
+    if not _c_contiguous(a):
+        raise ValueError(f"{name} must be C-contiguous; pass np.ascontiguousarray({name})")
+    return a
+
+
+def shape(name, a, expected):
+    """Check ``a.shape == expected``."""
+    if tuple(a.shape) != tuple(expected):
+        raise ValueError(f"{name} must have shape {tuple(expected)}, got {tuple(a.shape)}")
+
+
+def output(name, a, expected_shape, dtype, inputs=()):
+    """Check a caller-provided output or gradient buffer.
+
+    It must be a writeable C-contiguous array of the exact shape and dtype,
+    and must not overlap any input (BLAS and the kernels assume no aliasing).
+    """
+    array(name, a, len(expected_shape), dtype)
+    shape(name, a, expected_shape)
+    if isinstance(a, np.ndarray):
+        if not a.flags.writeable:
+            raise ValueError(f"{name} must be writeable")
+        for other_name, other in inputs:
+            if isinstance(other, np.ndarray) and np.may_share_memory(a, other):
+                raise ValueError(f"{name} must not share memory with {other_name}")
+    return a
+
+
+def labels(name, y, batch, classes):
+    """Integer class labels (batch,) in [0, classes), returned as intp."""
+    if not isinstance(y, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of integer class labels, got {type(y).__name__}")
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    if y.shape != (batch,):
+        raise ValueError(f"{name} must have shape ({batch},) to match the logits, got {y.shape}")
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= classes:
+        raise ValueError(f"{name} must lie in [0, {classes}) for {classes} classes, got values in [{lo}, {hi}]")
+    return np.ascontiguousarray(y, dtype=np.intp)
+
+
+def scalar(name, value, *, low=None, high=None, low_open=False):
+    """A finite real scalar within bounds, as a Python float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    if low is not None and (v < low or (low_open and v == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {v}")
+    if high is not None and v > high:
+        raise ValueError(f"{name} must be <= {high}, got {v}")
+    return v

@@ -1,0 +1,78 @@
+"""Elementwise activations: forward, backward, and stable ``sigmoid``.
+
+The formulas live in ``fastnn/kernels/ref/activations.py``.
+"""
+import numpy as np
+
+from . import _checks
+from ._backend import kernels
+from .kernels.codes import ACTIVATIONS, LEAKY_RELU
+
+
+def activation_code(activation, alpha):
+    """Validate an activation name and its slope; return (code, alpha)."""
+    if activation is None:
+        activation = "linear"
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or None, got {activation!r}")
+    code = ACTIVATIONS[activation]
+    alpha = _checks.scalar("alpha", alpha, low=0.0) if code == LEAKY_RELU else 0.0
+    return code, alpha
+
+
+def activation_forward(x, activation, *, alpha=0.01, out=None, backend=None):
+    """Apply an activation elementwise.
+
+    Parameters
+    ----------
+    x : ndarray, (batch, features), float32 or float64, C-contiguous
+    activation : {"linear", "relu", "leaky_relu", "sigmoid", "tanh"}
+    alpha : float, slope of ``leaky_relu`` for x < 0 (>= 0)
+    out : ndarray like x, optional; written in place
+    backend : {"ref", "cpu", "cuda"}, optional
+
+    Returns
+    -------
+    out : ndarray like x, ``f(x)``; keep it for ``activation_backward``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> fastnn.activation_forward(np.array([[-1.0, 2.0]]), "relu")
+    array([[0., 2.]])
+    """
+    code, alpha = activation_code(activation, alpha)
+    _checks.array("x", x, 2)
+    if out is None:
+        out = np.empty_like(x)
+    else:
+        _checks.output("out", out, x.shape, x.dtype, [("x", x)])
+    kernels(backend).activations.activation_forward(out, x, code, x.dtype.type(alpha))
+    return out
+
+
+def activation_backward(dout, out, activation, *, alpha=0.01, dx=None, backend=None):
+    """Gradient through an activation: ``dx += dout * f'(x)``.
+
+    ``out`` is the forward output ``f(x)``; ``f'`` is computed from it. A
+    given ``dx`` is accumulated into; otherwise a zeroed one is allocated.
+    Returns ``dx``.
+    """
+    code, alpha = activation_code(activation, alpha)
+    _checks.array("out", out, 2)
+    _checks.array("dout", dout, 2, out.dtype)
+    _checks.shape("dout", dout, out.shape)
+    if dx is None:
+        dx = np.zeros_like(out)
+    else:
+        _checks.output("dx", dx, out.shape, out.dtype, [("dout", dout), ("out", out)])
+    kernels(backend).activations.activation_backward(dx, dout, out, code, out.dtype.type(alpha))
+    return dx
+
+
+def sigmoid(x, *, backend=None):
+    """Numerically stable logistic sigmoid ``1 / (1 + exp(-x))`` of a 2-D array.
+
+    Never overflows: ``exp`` is only taken of ``-|x|``.
+    """
+    return activation_forward(x, "sigmoid", backend=backend)

@@ -1,0 +1,111 @@
+"""Dense (fully connected) layer ops with the activation fused in.
+
+Layout: ``x (batch, in)``, ``w (in, out)``, ``b (out,)``, ``y = f(x @ w + b)``.
+The formulas live in ``fastnn/kernels/ref/dense.py``.
+"""
+import numpy as np
+
+from . import _checks
+from ._backend import kernels
+from .activations import activation_code
+
+
+def _check_xw(x, w):
+    _checks.array("x", x, 2)
+    _checks.array("w", w, 2, x.dtype)
+    if w.shape[0] != x.shape[1]:
+        raise ValueError(f"w must have shape ({x.shape[1]}, out) to match x {tuple(x.shape)}, "
+                         f"got {tuple(w.shape)}")
+
+
+def dense_forward(x, w, b=None, activation=None, *, alpha=0.01, out=None, backend=None):
+    """Dense layer forward: ``out = f(x @ w + b)``.
+
+    Parameters
+    ----------
+    x : ndarray, (batch, in), float32 or float64, C-contiguous
+    w : ndarray, (in, out), same dtype
+    b : ndarray, (out,), same dtype, or None for a layer without bias
+    activation : {None/"linear", "relu", "leaky_relu", "sigmoid", "tanh"}
+    alpha : float, leaky_relu slope (>= 0)
+    out : ndarray, (batch, out), optional; written in place
+    backend : {"ref", "cpu", "cuda"}, optional (default: ``fastnn.get_backend()``)
+
+    Returns
+    -------
+    out : ndarray, (batch, out); keep it for ``dense_backward``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> x = np.ones((2, 3)); w = np.full((3, 1), 0.5); b = np.array([-1.0])
+    >>> fastnn.dense_forward(x, w, b, "relu")
+    array([[0.5],
+           [0.5]])
+    """
+    code, alpha = activation_code(activation, alpha)
+    _check_xw(x, w)
+    n_out = w.shape[1]
+    if b is None:
+        b = np.empty(0, dtype=x.dtype)
+    else:
+        _checks.array("b", b, 1, x.dtype)
+        _checks.shape("b", b, (n_out,))
+    if out is None:
+        out = np.empty((x.shape[0], n_out), dtype=x.dtype)
+    else:
+        _checks.output("out", out, (x.shape[0], n_out), x.dtype, [("x", x), ("w", w), ("b", b)])
+    kernels(backend).dense.dense_forward(out, x, w, b, code, x.dtype.type(alpha))
+    return out
+
+
+def dense_backward(dout, x, w, out, activation=None, *, bias=True, alpha=0.01,
+                   dx=None, dw=None, db=None, dz=None, backend=None):
+    """Dense layer backward through the fused activation.
+
+    With ``dz = dout * f'(out)``: ``dx += dz @ w.T``, ``dw += x.T @ dz``,
+    ``db += dz.sum(0)``. Given gradient buffers are accumulated into (zero
+    them yourself between steps); missing ones are allocated zeroed.
+
+    Parameters
+    ----------
+    dout : ndarray, (batch, out), gradient of the cost w.r.t. ``out``
+    x, w : the forward inputs
+    out : ndarray, (batch, out), the forward output
+    activation, alpha : as in the forward
+    bias : bool, whether the layer has a bias (``db`` is None when not)
+    dx, dw, db : ndarray, optional, (batch, in), (in, out), (out,)
+    dz : ndarray, (batch, out), optional workspace; holds dL/dz afterwards
+    backend : {"ref", "cpu", "cuda"}, optional
+
+    Returns
+    -------
+    (dx, dw, db)
+    """
+    code, alpha = activation_code(activation, alpha)
+    _check_xw(x, w)
+    dt = x.dtype
+    batch, n_out = x.shape[0], w.shape[1]
+    _checks.array("out", out, 2, dt)
+    _checks.shape("out", out, (batch, n_out))
+    _checks.array("dout", dout, 2, dt)
+    _checks.shape("dout", dout, (batch, n_out))
+    inputs = [("dout", dout), ("x", x), ("w", w), ("out", out)]
+
+    def buffer(name, buf, shp, zero=True):
+        if buf is None:
+            return np.zeros(shp, dtype=dt) if zero else np.empty(shp, dtype=dt)
+        return _checks.output(name, buf, shp, dt, inputs)
+
+    dx = buffer("dx", dx, x.shape)
+    dw = buffer("dw", dw, w.shape)
+    dz = buffer("dz", dz, (batch, n_out), zero=False)
+    if bias:
+        db = buffer("db", db, (n_out,))
+        db_kernel = db
+    else:
+        if db is not None:
+            raise ValueError("db was given but bias=False")
+        db_kernel = np.empty(0, dtype=dt)
+    kernels(backend).dense.dense_backward(dx, dw, db_kernel, dz, dout, x, w, out, code, dt.type(alpha))
+    return dx, dw, (db if bias else None)

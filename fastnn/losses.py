@@ -1,0 +1,122 @@
+"""Losses on logits, each computing the cost and its gradient in one pass.
+
+Costs are means over the batch (the course's convention). The formulas and
+per-loss conventions live in ``fastnn/kernels/ref/losses.py``. Losses take
+*logits* (the last layer's linear output): applying softmax or sigmoid first
+is the classic bug, and the fused forms are the numerically stable ones.
+"""
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from . import _checks
+from ._backend import kernels
+
+
+class LossOutput(NamedTuple):
+    """What a loss returns.
+
+    cost : float, mean of ``per_example`` over the batch
+    grad : ndarray like the logits, d(cost)/d(logits) (accumulated into if given)
+    per_example : ndarray, (batch,), each example's loss
+    probs : ndarray like the logits, softmax probabilities (softmax CE only)
+    """
+    cost: float
+    grad: np.ndarray
+    per_example: np.ndarray
+    probs: Optional[np.ndarray] = None
+
+
+def _grad_buffer(grad, z, inputs):
+    if grad is None:
+        return np.zeros_like(z)
+    return _checks.output("grad", grad, z.shape, z.dtype, inputs)
+
+
+def _targets(name, y, z):
+    """Float targets like the logits; (batch,) is accepted for one output."""
+    if isinstance(y, np.ndarray) and y.ndim == 1 and z.shape[1] == 1:
+        y = y.reshape(-1, 1)
+    _checks.array(name, y, 2, z.dtype)
+    _checks.shape(name, y, z.shape)
+    return y
+
+
+def _cost(per_example):
+    return float(np.asarray(per_example).mean(dtype=np.float64))
+
+
+def softmax_cross_entropy(logits, labels, *, grad=None, backend=None):
+    """Softmax + cross-entropy with integer labels, fused and stable.
+
+    cost = mean_i [ logsumexp(z_i) - z_i[label_i] ]
+
+    Parameters
+    ----------
+    logits : ndarray, (batch, classes), float32 or float64
+    labels : ndarray of ints, (batch,), values in [0, classes)
+    grad : ndarray like logits, optional; accumulated into
+    backend : optional
+
+    Returns
+    -------
+    LossOutput(cost, grad, per_example, probs)
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> r = fastnn.softmax_cross_entropy(np.zeros((2, 4)), np.array([0, 3]))
+    >>> round(r.cost, 6) == round(np.log(4), 6)
+    True
+    """
+    z = _checks.array("logits", logits, 2)
+    y = _checks.labels("labels", labels, z.shape[0], z.shape[1])
+    g = _grad_buffer(grad, z, [("logits", z)])
+    loss = np.empty(z.shape[0], dtype=z.dtype)
+    probs = np.empty_like(z)
+    kernels(backend).losses.softmax_cross_entropy(loss, g, probs, z, y)
+    return LossOutput(_cost(loss), g, loss, probs)
+
+
+def binary_cross_entropy(logits, y, *, grad=None, backend=None):
+    """Sigmoid + binary cross-entropy from logits, fused and stable.
+
+    cost = mean over the batch (and over the k outputs) of
+    ``max(z, 0) - z*y + log(1 + exp(-|z|))``; ``y`` holds 0/1 targets of the
+    logits' shape and dtype ((batch,) is accepted when k == 1).
+    """
+    z = _checks.array("logits", logits, 2)
+    y = _targets("y", y, z)
+    g = _grad_buffer(grad, z, [("logits", z), ("y", y)])
+    loss = np.empty(z.shape[0], dtype=z.dtype)
+    kernels(backend).losses.binary_cross_entropy(loss, g, z, y)
+    return LossOutput(_cost(loss), g, loss)
+
+
+def mean_squared_error(pred, y, *, grad=None, backend=None):
+    """Mean squared error, ``mean over batch and outputs of (pred - y)^2``.
+
+    Equals ``torch.nn.MSELoss()``; ``y`` has pred's shape and dtype ((batch,)
+    is accepted when there is one output).
+    """
+    p = _checks.array("pred", pred, 2)
+    y = _targets("y", y, p)
+    g = _grad_buffer(grad, p, [("pred", p), ("y", y)])
+    loss = np.empty(p.shape[0], dtype=p.dtype)
+    kernels(backend).losses.mean_squared_error(loss, g, p, y)
+    return LossOutput(_cost(loss), g, loss)
+
+
+def softmax(logits, *, backend=None):
+    """Row-wise softmax of (batch, classes) logits, shifted by the row max."""
+    z = _checks.array("logits", logits, 2)
+    probs = np.empty_like(z)
+    kernels(backend).losses.softmax_forward(probs, z)
+    return probs
+
+
+LOSSES = {
+    "softmax_cross_entropy": softmax_cross_entropy,
+    "binary_cross_entropy": binary_cross_entropy,
+    "mean_squared_error": mean_squared_error,
+}

@@ -1,0 +1,44 @@
+"""The one tolerance table, and comparison helpers built on it.
+
+Backends are never compared bitwise (BLAS, vector units and GPUs sum in
+different orders); they are compared with ``|a - b| <= atol + rtol * |b|``
+using the tolerances of the dtype and the kind of computation:
+
+- ``elementwise``: each output depends on O(1) inputs (activations, updates);
+- ``reduction``: each output sums many inputs (GEMMs, softmax sums, batch
+  statistics), so rounding grows with the length of the sum.
+"""
+import numpy as np
+
+TOLERANCES = {
+    np.dtype(np.float32): {
+        "elementwise": dict(rtol=1e-5, atol=1e-6),
+        "reduction": dict(rtol=1e-4, atol=1e-5),
+    },
+    np.dtype(np.float64): {
+        "elementwise": dict(rtol=1e-12, atol=1e-14),
+        "reduction": dict(rtol=1e-10, atol=1e-12),
+    },
+}
+
+
+def tolerance(dtype, kind="elementwise"):
+    """dict(rtol=..., atol=...) for a dtype and a kind of computation."""
+    return TOLERANCES[np.dtype(dtype)][kind]
+
+
+def assert_close(actual, expected, kind="elementwise", err_msg=""):
+    """Assert two arrays agree within the table's tolerance for their dtype."""
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    if actual.dtype != expected.dtype:
+        raise AssertionError(f"dtypes differ: {actual.dtype} vs {expected.dtype} {err_msg}")
+    np.testing.assert_allclose(actual, expected, err_msg=err_msg, **tolerance(actual.dtype, kind))
+
+
+def max_violation(actual, expected, kind="elementwise"):
+    """max(|a - b| / (atol + rtol |b|)): <= 1 means within tolerance."""
+    t = tolerance(np.asarray(actual).dtype, kind)
+    a = np.asarray(actual, dtype=np.float64)
+    b = np.asarray(expected, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / (t["atol"] + t["rtol"] * np.abs(b)), initial=0.0))
