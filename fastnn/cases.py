@@ -1,0 +1,208 @@
+"""One registry of kernel comparisons, shared by the equivalence tests, the
+CUDA simulator tests, ``python -m fastnn`` and the benchmarks.
+
+A ``Case`` knows how to build a kernel's arguments for a shape and dtype
+(outputs included: gradient buffers start non-zero, so accumulation is
+checked), how to call the kernel of any backend, which arguments are outputs
+and which tolerance kind each needs, and how many bytes and FLOPs one call
+moves, so benchmarks can report GB/s and GFLOP/s.
+
+Inputs are scaled like a trained network's (weights ~ N(0, 1/fan_in),
+gradients of a mean cost ~ 1/batch), so tolerances test rounding, not luck.
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Tuple
+
+import numpy as np
+
+from .kernels.codes import ACTIVATIONS
+
+
+@dataclass
+class Case:
+    name: str                 # "<op>[<variant>]"
+    family: str               # kernel module: dense, activations, losses, ...
+    op: str                   # kernel function name
+    make: Callable            # (shape, dtype, rng) -> dict of kernel arguments, in order
+    outputs: Dict[str, str]   # output name -> tolerance kind
+    shapes: Tuple[tuple, ...]         # shapes the tests run (1, odd, non-multiples of blocks)
+    bench_shapes: Tuple[tuple, ...] = ()
+    bytes: Callable = None    # (shape, itemsize) -> bytes one call must move
+    flops: Callable = None    # (shape) -> floating-point operations of one call
+    tiny: tuple = field(default=None)  # a shape small enough for the CUDA simulator
+
+    def args(self, shape, dtype, seed=0):
+        return self.make(shape, np.dtype(dtype), np.random.default_rng(seed))
+
+    def run(self, backend_module, args):
+        """Call this case's kernel of a backend on (a copy of) args; return the args."""
+        getattr(getattr(backend_module, self.family), self.op)(*args.values())
+        return args
+
+
+def _copy_args(args):
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+
+
+def _normal(rng, shape, dtype, std=1.0):
+    return (rng.standard_normal(shape) * std).astype(dtype)
+
+
+# --- dense -----------------------------------------------------------------
+
+def _dense_fwd(act):
+    def make(shape, dt, rng):
+        batch, n_in, n_out = shape
+        return dict(out=np.full((batch, n_out), np.nan, dt),
+                    x=_normal(rng, (batch, n_in), dt),
+                    w=_normal(rng, (n_in, n_out), dt, 1 / np.sqrt(n_in)),
+                    b=_normal(rng, (n_out,), dt, 0.1),
+                    act=ACTIVATIONS[act], alpha=dt.type(0.1))
+    return make
+
+
+def _dense_bwd(act, bias=True):
+    fwd = _dense_fwd(act)
+
+    def make(shape, dt, rng):
+        batch, n_in, n_out = shape
+        f = fwd(shape, dt, rng)
+        from .kernels import ref
+        ref.dense.dense_forward(f["out"], f["x"], f["w"], f["b"], f["act"], f["alpha"])
+        return dict(dx=_normal(rng, (batch, n_in), dt, 0.1),
+                    dw=_normal(rng, (n_in, n_out), dt, 0.1),
+                    db=_normal(rng, (n_out,), dt, 0.1) if bias else np.empty(0, dt),
+                    dz=np.full((batch, n_out), np.nan, dt),
+                    dout=_normal(rng, (batch, n_out), dt, 1 / batch),
+                    x=f["x"], w=f["w"], out=f["out"], act=f["act"], alpha=f["alpha"])
+    return make
+
+
+_DENSE_SHAPES = ((1, 1, 1), (7, 3, 5), (33, 65, 70), (64, 128, 10))
+_DENSE_BENCH = ((64, 784, 128), (256, 784, 128), (1024, 784, 128), (4096, 784, 128))
+
+
+def _dense_bytes(shape, itemsize):
+    b, i, o = shape
+    return itemsize * (b * i + i * o + o + b * o)
+
+
+def _dense_bwd_bytes(shape, itemsize):
+    b, i, o = shape
+    return itemsize * (2 * b * i + 2 * i * o + 2 * o + 4 * b * o)
+
+
+# --- elementwise -----------------------------------------------------------
+
+def _act_fwd(act):
+    def make(shape, dt, rng):
+        return dict(out=np.full(shape, np.nan, dt), x=_normal(rng, shape, dt, 3.0),
+                    act=ACTIVATIONS[act], alpha=dt.type(0.1))
+    return make
+
+
+def _act_bwd(act):
+    fwd = _act_fwd(act)
+
+    def make(shape, dt, rng):
+        f = fwd(shape, dt, rng)
+        from .kernels import ref
+        ref.activations.activation_forward(f["out"], f["x"], f["act"], f["alpha"])
+        return dict(dx=_normal(rng, shape, dt, 0.1), dout=_normal(rng, shape, dt),
+                    out=f["out"], act=f["act"], alpha=f["alpha"])
+    return make
+
+
+_EW_SHAPES = ((1, 1), (7, 3), (33, 65), (257, 129))
+_EW_BENCH = ((32, 32), (1000, 1000), (4000, 2500))   # 1K, 1M, 10M elements
+
+
+# --- losses ----------------------------------------------------------------
+
+def _softmax(shape, dt, rng):
+    return dict(probs=np.full(shape, np.nan, dt), logits=_normal(rng, shape, dt, 5.0))
+
+
+def _sce(shape, dt, rng):
+    batch, k = shape
+    return dict(loss=np.full(batch, np.nan, dt), dlogits=_normal(rng, shape, dt, 0.1),
+                probs=np.full(shape, np.nan, dt), logits=_normal(rng, shape, dt, 5.0),
+                labels=rng.integers(0, k, batch).astype(np.intp))
+
+
+def _bce(shape, dt, rng):
+    batch, k = shape
+    return dict(loss=np.full(batch, np.nan, dt), dlogits=_normal(rng, shape, dt, 0.1),
+                logits=_normal(rng, shape, dt, 5.0),
+                y=(rng.random(shape) < 0.5).astype(dt))
+
+
+def _mse(shape, dt, rng):
+    batch, k = shape
+    return dict(loss=np.full(batch, np.nan, dt), dpred=_normal(rng, shape, dt, 0.1),
+                pred=_normal(rng, shape, dt), y=_normal(rng, shape, dt))
+
+
+_LOSS_SHAPES = ((1, 1), (1, 2), (7, 3), (33, 10), (200, 65))
+_LOSS_BENCH = ((64, 10), (4096, 10), (100000, 10), (1000000, 10))
+
+
+def _ew_bytes(n_arrays):
+    return lambda shape, itemsize: n_arrays * itemsize * int(np.prod(shape))
+
+
+def _build():
+    cases = []
+    for act in ACTIVATIONS:
+        cases.append(Case(f"dense_forward[{act}]", "dense", "dense_forward", _dense_fwd(act),
+                          {"out": "reduction"}, _DENSE_SHAPES, _DENSE_BENCH if act == "relu" else (),
+                          _dense_bytes, lambda s: 2 * s[0] * s[1] * s[2], tiny=(3, 5, 17)))
+        cases.append(Case(f"dense_backward[{act}]", "dense", "dense_backward", _dense_bwd(act),
+                          {"dx": "reduction", "dw": "reduction", "db": "reduction", "dz": "elementwise"},
+                          _DENSE_SHAPES, _DENSE_BENCH if act == "relu" else (),
+                          _dense_bwd_bytes, lambda s: 4 * s[0] * s[1] * s[2], tiny=(3, 5, 17)))
+        cases.append(Case(f"activation_forward[{act}]", "activations", "activation_forward",
+                          _act_fwd(act), {"out": "elementwise"}, _EW_SHAPES,
+                          _EW_BENCH if act in ("relu", "sigmoid") else (), _ew_bytes(2),
+                          lambda s: int(np.prod(s)), tiny=(3, 5)))
+        cases.append(Case(f"activation_backward[{act}]", "activations", "activation_backward",
+                          _act_bwd(act), {"dx": "elementwise"}, _EW_SHAPES,
+                          _EW_BENCH if act in ("relu", "sigmoid") else (), _ew_bytes(4),
+                          lambda s: 2 * int(np.prod(s)), tiny=(3, 5)))
+    cases.append(Case("dense_backward[relu,nobias]", "dense", "dense_backward",
+                      _dense_bwd("relu", bias=False),
+                      {"dx": "reduction", "dw": "reduction", "dz": "elementwise"},
+                      _DENSE_SHAPES, (), _dense_bwd_bytes, lambda s: 4 * s[0] * s[1] * s[2],
+                      tiny=(3, 5, 17)))
+    cases.append(Case("softmax_forward", "losses", "softmax_forward", _softmax,
+                      {"probs": "reduction"}, _LOSS_SHAPES, _LOSS_BENCH, _ew_bytes(2),
+                      lambda s: 4 * int(np.prod(s)), tiny=(3, 4)))
+    cases.append(Case("softmax_cross_entropy", "losses", "softmax_cross_entropy", _sce,
+                      {"loss": "reduction", "dlogits": "reduction", "probs": "reduction"},
+                      _LOSS_SHAPES, _LOSS_BENCH,
+                      lambda s, i: i * (4 * s[0] * s[1] + s[0]) + 8 * s[0],
+                      lambda s: 6 * int(np.prod(s)), tiny=(3, 4)))
+    cases.append(Case("binary_cross_entropy", "losses", "binary_cross_entropy", _bce,
+                      {"loss": "reduction", "dlogits": "elementwise"}, _LOSS_SHAPES, _LOSS_BENCH,
+                      lambda s, i: i * (4 * s[0] * s[1] + s[0]),
+                      lambda s: 10 * int(np.prod(s)), tiny=(3, 4)))
+    cases.append(Case("mean_squared_error", "losses", "mean_squared_error", _mse,
+                      {"loss": "reduction", "dpred": "elementwise"}, _LOSS_SHAPES, _LOSS_BENCH,
+                      lambda s, i: i * (4 * s[0] * s[1] + s[0]),
+                      lambda s: 4 * int(np.prod(s)), tiny=(3, 4)))
+    return {c.name: c for c in cases}
+
+
+CASES = _build()
+
+
+def compare(case, backend_module, shape, dtype, seed=0):
+    """Run a case on ref and on ``backend_module`` from identical arguments.
+
+    Returns {output name: (actual, expected, tolerance kind)}.
+    """
+    from .kernels import ref
+    args = case.args(shape, dtype, seed)
+    expected = case.run(ref, _copy_args(args))
+    actual = case.run(backend_module, _copy_args(args))
+    return {name: (actual[name], expected[name], kind) for name, kind in case.outputs.items()}

@@ -1,0 +1,82 @@
+"""Backend selection and dispatch."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import testing
+
+
+def test_default_is_cpu_and_available():
+    assert fastnn.get_backend() == "cpu"
+    assert fastnn.available_backends()[:2] == ["ref", "cpu"]
+
+
+def test_set_and_use_backend():
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    with fastnn.use_backend("ref"):
+        assert fastnn.get_backend() == "ref"
+        a = fastnn.activation_forward(x, "tanh")
+    assert fastnn.get_backend() == "cpu"
+    fastnn.set_backend("ref")
+    try:
+        b = fastnn.activation_forward(x, "tanh")
+    finally:
+        fastnn.set_backend("cpu")
+    testing.assert_close(a, np.tanh(x))
+    testing.assert_close(b, np.tanh(x))
+
+
+@pytest.mark.skipif("cuda" in fastnn.available_backends(), reason="a GPU is present")
+def test_cuda_without_gpu_says_how_to_get_it():
+    with pytest.raises(RuntimeError, match=r"pip install 'fastnn-numba\[cuda\]'.*NUMBA_ENABLE_CUDASIM"):
+        fastnn.dense_forward(np.ones((2, 2)), np.ones((2, 2)), backend="cuda")
+    with pytest.raises(RuntimeError, match="NVIDIA GPU"):
+        fastnn.set_backend("cuda")
+    assert fastnn.get_backend() == "cpu"
+
+
+def test_env_default_and_import_compiles_nothing():
+    code = ("import fastnn, sys; print(fastnn.get_backend()); "
+            "print(any(m.startswith('numba') for m in sys.modules))")
+    env = dict(os.environ, FASTNN_BACKEND="ref")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["ref", "False"]
+    bad = subprocess.run([sys.executable, "-c", "import fastnn"], env=dict(os.environ, FASTNN_BACKEND="tpu"),
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "backend must be one of" in bad.stderr
+
+
+def test_second_call_adds_no_specialisation():
+    """Calling through the API twice with the same dtypes compiles nothing new."""
+    from fastnn.kernels import cpu
+    rng = np.random.default_rng(0)
+    dispatchers = [cpu.dense.dense_forward, cpu.dense.dense_backward,
+                   cpu.activations.activation_forward, cpu.activations.activation_backward,
+                   cpu.losses.softmax_cross_entropy, cpu.losses.binary_cross_entropy,
+                   cpu.losses.mean_squared_error, cpu.losses.softmax_forward]
+
+    def calls(dt, batch):
+        x = rng.standard_normal((batch, 3)).astype(dt)
+        w = rng.standard_normal((3, 4)).astype(dt)
+        for act in ("relu", "leaky_relu", "sigmoid"):
+            out = fastnn.dense_forward(x, w, np.zeros(4, dt), act, alpha=0.2)
+            fastnn.dense_backward(np.ones_like(out), x, w, out, act, alpha=0.3)
+            fastnn.dense_backward(np.ones_like(out), x, w, out, act, bias=False)
+            a = fastnn.activation_forward(x, act, alpha=0.5)
+            fastnn.activation_backward(np.ones_like(a), a, act)
+        fastnn.softmax_cross_entropy(out, np.arange(batch) % 4)
+        fastnn.binary_cross_entropy(out, np.ones_like(out))
+        fastnn.mean_squared_error(out, np.ones_like(out))
+        fastnn.softmax(out)
+
+    for dt in (np.float32, np.float64):
+        calls(dt, 5)
+    counts = [len(d.signatures) for d in dispatchers]
+    for dt in (np.float32, np.float64):
+        calls(dt, 9)                       # other shapes, other activations, same dtypes
+    assert [len(d.signatures) for d in dispatchers] == counts
+    assert all(c <= 2 for c in counts), counts   # at most one per dtype

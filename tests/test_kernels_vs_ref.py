@@ -1,0 +1,74 @@
+"""Every cpu kernel against the NumPy reference, float32 and float64, over
+shapes including 1, odd sizes and non-multiples of the kernels' blocks.
+
+Arguments come from fastnn.cases (gradient buffers start non-zero, so the
+accumulation contract is checked too); tolerances come from fastnn.testing.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastnn import testing
+from fastnn.cases import CASES, compare
+from fastnn.kernels import cpu, ref
+
+PARAMS = [(name, shape) for name, case in CASES.items() for shape in case.shapes]
+
+
+@pytest.mark.parametrize("name,shape", PARAMS, ids=[f"{n}-{'x'.join(map(str, s))}" for n, s in PARAMS])
+def test_cpu_matches_ref(name, shape, dtype):
+    for out_name, (actual, expected, kind) in compare(CASES[name], cpu, shape, dtype).items():
+        assert not np.isnan(actual).any(), f"{out_name} left unwritten"
+        testing.assert_close(actual, expected, kind, err_msg=f"{name} {out_name}")
+
+
+@settings(max_examples=30, deadline=None)
+@given(batch=st.integers(1, 80), n_in=st.integers(1, 90), n_out=st.integers(1, 150),
+       act=st.sampled_from(["linear", "relu", "leaky_relu", "sigmoid", "tanh"]),
+       seed=st.integers(0, 2**31), f32=st.booleans())
+def test_dense_any_shape(batch, n_in, n_out, act, seed, f32):
+    """Dense forward and backward for arbitrary shapes (hypothesis)."""
+    dt = np.float32 if f32 else np.float64
+    for op in ("dense_forward", "dense_backward"):
+        case = CASES[f"{op}[{act}]"]
+        for out_name, (actual, expected, kind) in compare(case, cpu, (batch, n_in, n_out), dt, seed).items():
+            testing.assert_close(actual, expected, kind, err_msg=f"{case.name} {out_name}")
+
+
+def test_backward_accumulates():
+    """Backward adds into gradient buffers: two calls give twice the increment."""
+    case = CASES["dense_backward[tanh]"]
+    args = case.args((9, 4, 6), np.float64)
+    start = {k: args[k].copy() for k in ("dx", "dw", "db")}
+    case.run(cpu, args)
+    once = {k: args[k].copy() for k in ("dx", "dw", "db")}
+    case.run(cpu, args)
+    twice = args
+    for k in ("dx", "dw", "db"):
+        inc = once[k] - start[k]
+        assert np.abs(inc).max() > 0
+        testing.assert_close(twice[k] - start[k], 2 * inc, "reduction")
+
+
+def test_dense_backward_db_independent_of_threads():
+    """db is summed per column in a fixed order: identical for 1 and 2 threads."""
+    import numba
+    case = CASES["dense_backward[relu]"]
+    args = case.args((513, 7, 200), np.float32)
+    results = []
+    for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+        numba.set_num_threads(threads)
+        try:
+            out = case.run(cpu, {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()})
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        results.append(out)
+    for k in ("db", "dz"):
+        assert np.array_equal(results[0][k], results[1][k]), k
+
+
+def test_ref_is_the_reference():
+    """Sanity of the registry: ref compared with itself is exact."""
+    for name, (a, e, _) in compare(CASES["softmax_cross_entropy"], ref, (7, 3), np.float64).items():
+        assert np.array_equal(a, e), name
