@@ -72,3 +72,11 @@ def activation_backward(dx, dout, out, act_code, alpha):
         blocks, threads = grid_1d(d_dx.size)
         activation_backward_kernel[blocks, threads](
             _flat(d_dx), _flat(d_dout), _flat(d_o), act_code, alpha)
+
+
+def ptx_signatures(ty):
+    """Argument types of each kernel here for a float type ``ty`` (PTX tests)."""
+    from numba import types
+    a = ty[::1]
+    return {activation_forward_kernel: (a, a, types.int64, ty),
+            activation_backward_kernel: (a, a, a, types.int64, ty)}

@@ -95,3 +95,11 @@ def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
         nobias = d_db[:0]
         _gemm(d_dw, d_x, d_dz, True, False, one, nobias, LINEAR, zero)   # dw += x.T @ dz
         _gemm(d_dx, d_dz, d_w, False, True, one, nobias, LINEAR, zero)   # dx += dz @ w.T
+
+
+def ptx_signatures(ty):
+    """Argument types of each kernel here for a float type ``ty`` (PTX tests)."""
+    from numba import types
+    m = ty[:, ::1]
+    return {gemm_kernel: (m, m, m, types.boolean, types.boolean, ty, ty[::1], types.int64, ty),
+            dz_db_kernel: (m, ty[::1], m, m, types.int64, ty)}

@@ -112,3 +112,13 @@ def mean_squared_error(loss, dpred, pred, y):
     """loss (batch,); dpred += 2 (pred - y) / (batch * k)."""
     with on_device([loss, dpred], [pred, y]) as ((d_l, d_g), (d_p, d_y)):
         mean_squared_error_kernel[grid_1d(d_p.shape[0])](d_l, d_g, d_p, d_y)
+
+
+def ptx_signatures(ty):
+    """Argument types of each kernel here for a float type ``ty`` (PTX tests)."""
+    from numba import types
+    m, v = ty[:, ::1], ty[::1]
+    return {softmax_forward_kernel: (m, m),
+            softmax_cross_entropy_kernel: (v, m, m, m, types.intp[::1]),
+            binary_cross_entropy_kernel: (v, m, m, m),
+            mean_squared_error_kernel: (v, m, m, m)}

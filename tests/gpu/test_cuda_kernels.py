@@ -1,0 +1,42 @@
+"""The cuda backend against ref, on every case of the registry.
+
+Runs under the simulator (``NUMBA_ENABLE_CUDASIM=1``, tiny shapes: a separate
+pytest run in CI) or on a real GPU (the registry's test shapes too).
+"""
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import testing
+from fastnn.cases import CASES, compare
+
+from .conftest import SIMULATOR
+
+pytestmark = pytest.mark.skipif("cuda" not in fastnn.available_backends(),
+                                reason="no GPU and not NUMBA_ENABLE_CUDASIM=1")
+
+
+def _shapes(case):
+    return [case.tiny] if SIMULATOR else [case.tiny, *case.shapes]
+
+
+PARAMS = [(n, s) for n, c in CASES.items() for s in _shapes(c)]
+
+
+@pytest.mark.parametrize("name,shape", PARAMS, ids=[f"{n}-{'x'.join(map(str, s))}" for n, s in PARAMS])
+def test_cuda_matches_ref(name, shape, dtype):
+    from fastnn.kernels import cuda
+    for out_name, (actual, expected, kind) in compare(CASES[name], cuda, shape, dtype).items():
+        assert not np.isnan(actual).any(), f"{out_name} left unwritten"
+        testing.assert_close(actual, expected, kind, err_msg=f"{name} {out_name}")
+
+
+def test_api_on_cuda():
+    """The public API dispatches to cuda and keeps its validation."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4))
+    w = rng.standard_normal((4, 2))
+    out = fastnn.dense_forward(x, w, np.zeros(2), "tanh", backend="cuda")
+    testing.assert_close(out, np.tanh(x @ w), "reduction")
+    with pytest.raises(ValueError, match="w must have shape"):
+        fastnn.dense_forward(x, w.T.copy(), backend="cuda")
