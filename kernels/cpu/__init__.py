@@ -3,3 +3,6 @@
 Kernels compile lazily on first call; see ``_jit`` for every numba option.
 """
 from . import activations, dense, losses  # noqa: F401
+from ._blas import limit_blas_threads
+
+limit_blas_threads()

@@ -1,12 +1,13 @@
 """Dense layer with a fused activation, cpu. Math: ``kernels/ref/dense.py``.
 
-The GEMMs go to BLAS (``_blas.gemm``, beta = 1 to accumulate without
-temporaries); the bias and activation ride in one parallel pass over the
-GEMM output (the epilogue), so the layer costs its GEMMs plus one pass.
+The GEMMs go to BLAS through ``_blas.gemm_rows`` (blocks of output rows in
+parallel, beta = 1 to accumulate without temporaries); the bias and
+activation ride in one pass over the GEMM output (the epilogue), so the
+layer costs its GEMMs plus one pass.
 """
 import numpy as np
 
-from ._blas import gemm
+from ._blas import gemm_rows
 from ._jit import kernel, prange
 from .activations import act, dact
 
@@ -18,7 +19,7 @@ _COLS = 64
 @kernel(parallel=True)
 def dense_forward(out, x, w, b, act_code, alpha):
     """out = f(x @ w + b); GEMM into out, then the epilogue parallel over rows."""
-    gemm(out, x, w, False, False, 1.0, 0.0)
+    gemm_rows(out, x, w, False, False, 1.0, 0.0)
     batch, n = out.shape
     has_bias = b.shape[0] > 0
     for i in prange(batch):
@@ -51,5 +52,5 @@ def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
         if has_bias:
             for j in range(j0, j1):
                 db[j] += acc[j - j0]
-    gemm(dw, x, dz, True, False, 1.0, 1.0)    # dw += x.T @ dz
-    gemm(dx, dz, w, False, True, 1.0, 1.0)    # dx += dz @ w.T
+    gemm_rows(dw, x, dz, True, False, 1.0, 1.0)    # dw += x.T @ dz
+    gemm_rows(dx, dz, w, False, True, 1.0, 1.0)    # dx += dz @ w.T
