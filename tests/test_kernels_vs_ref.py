@@ -4,6 +4,8 @@ shapes including 1, odd sizes and non-multiples of the kernels' blocks.
 Arguments come from fastnn.cases (gradient buffers start non-zero, so the
 accumulation contract is checked too); tolerances come from fastnn.testing.
 """
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -72,3 +74,15 @@ def test_ref_is_the_reference():
     """Sanity of the registry: ref compared with itself is exact."""
     for name, (a, e, _) in compare(CASES["softmax_cross_entropy"], ref, (7, 3), np.float64).items():
         assert np.array_equal(a, e), name
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_BOUNDSCHECK") != "1" or os.environ.get("FASTNN_PARALLEL") != "0",
+                    reason="only in the bounds-checked run (NUMBA_BOUNDSCHECK=1 FASTNN_PARALLEL=0)")
+def test_bounds_checked_run_is_live():
+    """In that run a kernel called past the API (no validation) must raise,
+    proving the run would catch an out-of-bounds access in any kernel."""
+    z = np.zeros((2, 3))
+    with pytest.raises(IndexError):
+        cpu.losses.softmax_cross_entropy(np.empty(2), np.zeros_like(z), np.empty_like(z), z, np.array([0, 7]))
+    with pytest.raises(IndexError):
+        cpu.dense.dense_forward(np.empty((2, 4)), np.ones((2, 3)), np.ones((3, 4)), np.ones(2), 1, 0.0)

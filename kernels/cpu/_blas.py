@@ -15,7 +15,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.linalg import ensure_blas
 
-from ._jit import CACHE, njit, prange
+from ._jit import CACHE, kernel, njit, prange
 
 ensure_blas()  # clear error at import time if SciPy (numba's BLAS) is missing
 
@@ -120,7 +120,7 @@ MAX_BLOCKS = 8
 MIN_ROWS = 32
 
 
-@njit(cache=CACHE, parallel=True, error_model="numpy")
+@kernel(parallel=True)
 def gemm_rows(c, a, b, trans_a, trans_b, alpha, beta):
     """``gemm`` split into blocks of output rows, parallel over blocks.
 

@@ -9,12 +9,17 @@
   which would make ``np.isnan`` lie and hide divergence.
 - lazy: kernels compile on first call, for the dtypes they are called with;
   nothing compiles at ``import fastnn``.
+- ``FASTNN_PARALLEL=0`` compiles ``prange`` loops as plain ``range`` loops.
+  numba's ``NUMBA_BOUNDSCHECK=1`` does not check accesses inside parallel
+  loops, so the bounds-checked CI run sets both.
 """
 import os
 
 from numba import njit, prange  # noqa: F401  (prange re-exported for kernels)
 
 CACHE = os.environ.get("FASTNN_NUMBA_CACHE", "1") not in ("0", "false", "False", "")
+
+PARALLEL = os.environ.get("FASTNN_PARALLEL", "1") not in ("0", "false", "False", "")
 
 _OPTIONS = dict(cache=CACHE, error_model="numpy", nogil=True)
 
@@ -26,5 +31,5 @@ def kernel(fn=None, *, parallel=False):
     the outputs it writes.
     """
     def wrap(f):
-        return njit(parallel=parallel, **_OPTIONS)(f)
+        return njit(parallel=parallel and PARALLEL, **_OPTIONS)(f)
     return wrap(fn) if fn is not None else wrap
