@@ -1,2 +1,2 @@
 """Plain-NumPy reference kernels: the executable specification of fastnn."""
-from . import activations, dense, losses  # noqa: F401
+from . import activations, dense, dropout, losses  # noqa: F401
