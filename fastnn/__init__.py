@@ -4,12 +4,16 @@ Networks", for people who write their networks in NumPy.
 Importing compiles nothing: kernels compile on first use per dtype (and are
 cached on disk).
 """
-from . import init, testing  # noqa: F401
+from . import data, init, testing  # noqa: F401
 from ._backend import available_backends, get_backend, set_backend, use_backend  # noqa: F401
 from .activations import activation_backward, activation_forward, sigmoid  # noqa: F401
+from .batchnorm import BatchNormOutput, batchnorm_backward, batchnorm_forward  # noqa: F401
+from .data import Standardizer  # noqa: F401
 from .dense import dense_backward, dense_forward  # noqa: F401
+from .dropout import dropout_backward, dropout_blocks, dropout_forward, dropout_mask  # noqa: F401
 from .gradcheck import GradcheckReport, gradcheck  # noqa: F401
 from .losses import (LOSSES, LossOutput, binary_cross_entropy,  # noqa: F401
                      mean_squared_error, softmax, softmax_cross_entropy)
+from .regularization import l1_penalty, l2_penalty  # noqa: F401
 
 __version__ = "0.1.0"

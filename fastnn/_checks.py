@@ -23,8 +23,8 @@ def _c_contiguous(a):
 def array(name, a, ndim, dtype=None):
     """Check a floating-point array argument and return it unchanged.
 
-    ``ndim`` is the required number of dimensions; ``dtype``, if given, the
-    dtype it must share with the other arrays of the call.
+    ``ndim`` is the required number of dimensions (None: any); ``dtype``, if
+    given, the dtype it must share with the other arrays of the call.
     """
     if not _is_array(a):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
@@ -34,7 +34,7 @@ def array(name, a, ndim, dtype=None):
         raise TypeError(
             f"{name} has dtype {a.dtype} but the other arrays are {np.dtype(dtype)}; "
             f"fastnn never mixes dtypes silently: convert with .astype({np.dtype(dtype).name})")
-    if a.ndim != ndim:
+    if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(a.shape)}")
     if 0 in a.shape:
         raise ValueError(f"{name} must not be empty, got shape {tuple(a.shape)}")
@@ -57,6 +57,11 @@ def output(name, a, expected_shape, dtype, inputs=()):
     """
     array(name, a, len(expected_shape), dtype)
     shape(name, a, expected_shape)
+    return writeable(name, a, inputs)
+
+
+def writeable(name, a, inputs=()):
+    """Check that an array the kernel writes is writeable and overlaps no input."""
     if isinstance(a, np.ndarray):
         if not a.flags.writeable:
             raise ValueError(f"{name} must be writeable")
@@ -64,6 +69,37 @@ def output(name, a, expected_shape, dtype, inputs=()):
             if isinstance(other, np.ndarray) and np.may_share_memory(a, other):
                 raise ValueError(f"{name} must not share memory with {other_name}")
     return a
+
+
+def float64_vector(name, a, size):
+    """A float64, C-contiguous (size,) array, e.g. batch-norm statistics."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype != np.float64:
+        raise TypeError(f"{name} must be float64 (statistics are kept in float64), got {a.dtype}")
+    if a.shape != (size,):
+        raise ValueError(f"{name} must have shape ({size},), got {a.shape}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    return a
+
+
+def probability(name, p):
+    """A keep probability in (0, 1]."""
+    v = scalar(name, p)
+    if not 0.0 < v <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1], got {v}")
+    return v
+
+
+def uint64(name, value):
+    """An integer in [0, 2^64), e.g. a seed or a counter offset."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    v = int(value)
+    if not 0 <= v < 2 ** 64:
+        raise ValueError(f"{name} must be in [0, 2**64), got {v}")
+    return v
 
 
 def labels(name, y, batch, classes):

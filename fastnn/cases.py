@@ -16,6 +16,7 @@ from typing import Callable, Dict, Tuple
 import numpy as np
 
 from .kernels.codes import ACTIVATIONS
+from .kernels.philox import keep_threshold
 
 
 @dataclass
@@ -147,6 +148,85 @@ _LOSS_SHAPES = ((1, 1), (1, 2), (7, 3), (33, 10), (200, 65))
 _LOSS_BENCH = ((64, 10), (4096, 10), (100000, 10), (1000000, 10))
 
 
+# --- dropout -----------------------------------------------------------------
+
+_KEEP = 0.8
+_SEED = np.uint64(0x0123456789ABCDEF)
+_OFFSET = np.uint64(12345)
+
+
+def _nbytes_mask(shape):
+    return (int(np.prod(shape)) + 7) // 8
+
+
+def _dropout_fwd(shape, dt, rng):
+    return dict(out=np.full(shape, np.nan, dt), mask=np.zeros(_nbytes_mask(shape), np.uint8),
+                x=_normal(rng, shape, dt), seed=_SEED, offset=_OFFSET,
+                threshold=keep_threshold(_KEEP), scale=dt.type(1 / _KEEP))
+
+
+def _dropout_bwd(shape, dt, rng):
+    return dict(dx=_normal(rng, shape, dt, 0.1), dout=_normal(rng, shape, dt), seed=_SEED,
+                offset=_OFFSET, threshold=keep_threshold(_KEEP), scale=dt.type(1 / _KEEP))
+
+
+def _dropout_bwd_mask(shape, dt, rng):
+    from .kernels import ref
+    mask = np.zeros(_nbytes_mask(shape), np.uint8)
+    ref.dropout.dropout_mask(mask, int(np.prod(shape)), _SEED, _OFFSET, keep_threshold(_KEEP))
+    return dict(dx=_normal(rng, shape, dt, 0.1), dout=_normal(rng, shape, dt), mask=mask,
+                scale=dt.type(1 / _KEEP))
+
+
+def _dropout_mask(shape, dt, rng):
+    return dict(mask=np.zeros(_nbytes_mask(shape), np.uint8), n=int(np.prod(shape)), seed=_SEED,
+                offset=_OFFSET, threshold=keep_threshold(_KEEP))
+
+
+# --- batch norm --------------------------------------------------------------
+
+def _bn_train(shape, dt, rng):
+    n, f = shape
+    return dict(out=np.full(shape, np.nan, dt), mean=np.full(f, np.nan), rstd=np.full(f, np.nan),
+                running_mean=rng.standard_normal(f), running_var=1 + rng.random(f),
+                x=(3 + 2 * rng.standard_normal(shape)).astype(dt),
+                gamma=(1 + 0.1 * rng.standard_normal(f)).astype(dt), beta=_normal(rng, f, dt, 0.1),
+                momentum=0.1, eps=1e-5)
+
+
+def _bn_eval(shape, dt, rng):
+    a = _bn_train(shape, dt, rng)
+    return dict(out=a["out"], x=a["x"], running_mean=3 + a["running_mean"],
+                running_var=4 * a["running_var"], gamma=a["gamma"], beta=a["beta"], eps=1e-5)
+
+
+def _bn_bwd(shape, dt, rng):
+    from .kernels import ref
+    a = _bn_train(shape, dt, rng)
+    ref.batchnorm.batchnorm_forward_train(*a.values())
+    n, f = shape
+    return dict(dx=_normal(rng, shape, dt, 0.1), dgamma=_normal(rng, f, dt, 0.1),
+                dbeta=_normal(rng, f, dt, 0.1), dout=_normal(rng, shape, dt, 1 / n),
+                x=a["x"], mean=a["mean"], rstd=a["rstd"], gamma=a["gamma"])
+
+
+_BN_SHAPES = ((2, 1), (7, 3), (33, 65), (257, 130))
+_BN_BENCH = ((64, 128), (1024, 1024), (4000, 2500))
+
+
+# --- regularization ----------------------------------------------------------
+
+def _penalty(shape, dt, rng):
+    from .kernels.ref.regularization import CHUNK
+    (n,) = shape
+    return dict(partials=np.full((n + CHUNK - 1) // CHUNK, np.nan), dw=_normal(rng, shape, dt, 0.1),
+                w=_normal(rng, shape, dt), coef=dt.type(0.01))
+
+
+_PEN_SHAPES = ((1,), (7,), (4097,), (20000,))
+_PEN_BENCH = ((1000,), (1000000,), (10000000,))
+
+
 def _ew_bytes(n_arrays):
     return lambda shape, itemsize: n_arrays * itemsize * int(np.prod(shape))
 
@@ -190,6 +270,36 @@ def _build():
                       {"loss": "reduction", "dpred": "elementwise"}, _LOSS_SHAPES, _LOSS_BENCH,
                       lambda s, i: i * (4 * s[0] * s[1] + s[0]),
                       lambda s: 4 * int(np.prod(s)), tiny=(3, 4)))
+    n = lambda s: int(np.prod(s))                                  # noqa: E731
+    cases += [
+        Case("dropout_forward", "dropout", "dropout_forward", _dropout_fwd,
+             {"out": "elementwise", "mask": "exact"}, _EW_SHAPES, _EW_BENCH,
+             lambda s, i: 2 * i * n(s) + _nbytes_mask(s), lambda s: n(s), tiny=(3, 5)),
+        Case("dropout_backward", "dropout", "dropout_backward", _dropout_bwd,
+             {"dx": "elementwise"}, _EW_SHAPES, _EW_BENCH,
+             lambda s, i: 3 * i * n(s), lambda s: 2 * n(s), tiny=(3, 5)),
+        Case("dropout_backward_mask", "dropout", "dropout_backward_mask", _dropout_bwd_mask,
+             {"dx": "elementwise"}, _EW_SHAPES, _EW_BENCH,
+             lambda s, i: 3 * i * n(s) + _nbytes_mask(s), lambda s: 2 * n(s), tiny=(3, 5)),
+        Case("dropout_mask", "dropout", "dropout_mask", _dropout_mask,
+             {"mask": "exact"}, _EW_SHAPES, (), lambda s, i: _nbytes_mask(s), lambda s: 0, tiny=(3, 5)),
+        Case("batchnorm_forward_train", "batchnorm", "batchnorm_forward_train", _bn_train,
+             {"out": "reduction", "mean": "reduction", "rstd": "reduction",
+              "running_mean": "reduction", "running_var": "reduction"}, _BN_SHAPES, _BN_BENCH,
+             lambda s, i: 2 * i * n(s), lambda s: 8 * n(s), tiny=(3, 5)),
+        Case("batchnorm_forward_eval", "batchnorm", "batchnorm_forward_eval", _bn_eval,
+             {"out": "elementwise"}, _BN_SHAPES, _BN_BENCH,
+             lambda s, i: 2 * i * n(s), lambda s: 4 * n(s), tiny=(3, 5)),
+        Case("batchnorm_backward", "batchnorm", "batchnorm_backward", _bn_bwd,
+             {"dx": "reduction", "dgamma": "reduction", "dbeta": "reduction"}, _BN_SHAPES, _BN_BENCH,
+             lambda s, i: 4 * i * n(s), lambda s: 12 * n(s), tiny=(3, 5)),
+        Case("l2_penalty", "regularization", "l2_penalty", _penalty,
+             {"partials": "reduction", "dw": "elementwise"}, _PEN_SHAPES, _PEN_BENCH,
+             lambda s, i: 3 * i * n(s), lambda s: 4 * n(s), tiny=(5,)),
+        Case("l1_penalty", "regularization", "l1_penalty", _penalty,
+             {"partials": "reduction", "dw": "elementwise"}, _PEN_SHAPES, _PEN_BENCH,
+             lambda s, i: 3 * i * n(s), lambda s: 3 * n(s), tiny=(5,)),
+    ]
     return {c.name: c for c in cases}
 
 

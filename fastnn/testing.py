@@ -7,6 +7,8 @@ using the tolerances of the dtype and the kind of computation:
 - ``elementwise``: each output depends on O(1) inputs (activations, updates);
 - ``reduction``: each output sums many inputs (GEMMs, softmax sums, batch
   statistics), so rounding grows with the length of the sum.
+- ``exact``: bit-identity is the feature (dropout masks): compared bitwise,
+  for any dtype.
 """
 import numpy as np
 
@@ -24,6 +26,8 @@ TOLERANCES = {
 
 def tolerance(dtype, kind="elementwise"):
     """dict(rtol=..., atol=...) for a dtype and a kind of computation."""
+    if kind == "exact":
+        return dict(rtol=0.0, atol=0.0)
     return TOLERANCES[np.dtype(dtype)][kind]
 
 
@@ -33,11 +37,16 @@ def assert_close(actual, expected, kind="elementwise", err_msg=""):
     expected = np.asarray(expected)
     if actual.dtype != expected.dtype:
         raise AssertionError(f"dtypes differ: {actual.dtype} vs {expected.dtype} {err_msg}")
+    if kind == "exact":
+        np.testing.assert_array_equal(actual, expected, err_msg=err_msg)
+        return
     np.testing.assert_allclose(actual, expected, err_msg=err_msg, **tolerance(actual.dtype, kind))
 
 
 def max_violation(actual, expected, kind="elementwise"):
     """max(|a - b| / (atol + rtol |b|)): <= 1 means within tolerance."""
+    if kind == "exact":
+        return 0.0 if np.array_equal(actual, expected) else float("inf")
     t = tolerance(np.asarray(actual).dtype, kind)
     a = np.asarray(actual, dtype=np.float64)
     b = np.asarray(expected, dtype=np.float64)

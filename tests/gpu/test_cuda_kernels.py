@@ -40,3 +40,25 @@ def test_api_on_cuda():
     testing.assert_close(out, np.tanh(x @ w), "reduction")
     with pytest.raises(ValueError, match="w must have shape"):
         fastnn.dense_forward(x, w.T.copy(), backend="cuda")
+
+
+def test_philox_known_answers_on_cuda():
+    from ..test_dropout import KAT
+    from ._philox_kernel import philox_kernel
+
+    inp = np.array([c + k for c, k, _ in KAT], dtype=np.uint64)
+    out = np.zeros((len(KAT), 4), np.uint64)
+    philox_kernel[1, 32](out, inp)
+    assert [tuple(int(v) for v in row) for row in out] == [e for _, _, e in KAT]
+
+
+def test_dropout_masks_bitwise_equal_to_cpu():
+    from fastnn.kernels import cpu, cuda
+    from fastnn.kernels.philox import keep_threshold
+    n = 77 if SIMULATOR else 1_000_003
+    masks = []
+    for mod in (cpu, cuda):
+        m = np.zeros((n + 7) // 8, np.uint8)
+        mod.dropout.dropout_mask(m, n, np.uint64(2**40 + 3), np.uint64(9), keep_threshold(0.35))
+        masks.append(m)
+    assert np.array_equal(*masks)

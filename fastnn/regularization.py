@@ -1,0 +1,60 @@
+"""L2 and L1 regularization in the cost (course 2, week 1).
+
+    J_L2 = lambd / (2m) * sum over weight matrices of ||W||_F^2,  dW += lambd/m * W
+    J_L1 = lambd / (2m) * sum over weight matrices of sum |W|,    dW += lambd/(2m) * sign(W)
+
+Weights only, never biases (nor batch norm's gamma and beta). This is not
+decoupled weight decay: AdamW's ``weight_decay`` shrinks parameters inside
+the update, while these terms are gradients that go through the optimizer
+(under Adam they are rescaled by the moments). Formulas and the
+deterministic chunked sum: ``fastnn/kernels/ref/regularization.py``.
+"""
+import numpy as np
+
+from . import _checks
+from ._backend import kernels
+from .kernels.ref.regularization import CHUNK
+
+
+def _penalty(op, weights, grads, lambd, batch_size, grad_scale, backend):
+    lambd = _checks.scalar("lambd", lambd, low=0.0)
+    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int (the m in lambd/m), got {batch_size!r}")
+    single = isinstance(weights, np.ndarray)
+    ws = [weights] if single else list(weights)
+    gs = [grads] if isinstance(grads, np.ndarray) else list(grads)
+    if len(ws) != len(gs):
+        raise ValueError(f"got {len(ws)} weights but {len(gs)} gradients")
+    total = 0.0
+    k = getattr(kernels(backend).regularization, op)
+    for i, (w, g) in enumerate(zip(ws, gs)):
+        _checks.array(f"weights[{i}]", w, None)
+        _checks.output(f"grads[{i}]", g, w.shape, w.dtype, [(f"weights[{i}]", w)])
+        partials = np.empty((w.size + CHUNK - 1) // CHUNK)
+        k(partials, g.reshape(-1), w.reshape(-1), w.dtype.type(grad_scale * lambd / batch_size))
+        total += float(np.sum(partials))          # fixed order: deterministic
+    return lambd / (2 * batch_size) * total
+
+
+def l2_penalty(weights, grads, lambd, batch_size, *, backend=None):
+    """Add ``lambd/m * W`` to each gradient; return ``lambd/(2m) * sum ||W||^2``.
+
+    Parameters
+    ----------
+    weights : ndarray or list of ndarrays (the weight matrices only)
+    grads : ndarray or list, the matching gradient buffers (accumulated into)
+    lambd : float >= 0, the course's lambda
+    batch_size : int, m
+    backend : optional
+
+    Returns
+    -------
+    float, the cost term to add to the data cost.
+    """
+    return _penalty("l2_penalty", weights, grads, lambd, batch_size, 1.0, backend)
+
+
+def l1_penalty(weights, grads, lambd, batch_size, *, backend=None):
+    """Add ``lambd/(2m) * sign(W)`` to each gradient; return ``lambd/(2m) * sum |W|``."""
+    return _penalty("l1_penalty", weights, grads, lambd, batch_size, 0.5, backend)

@@ -1,0 +1,140 @@
+"""Batch norm: finite differences, conventions, robustness, determinism, errors."""
+import numba
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import testing
+from fastnn.kernels import cpu
+
+
+def _params(f, rng, dtype=np.float64):
+    return ((1 + 0.2 * rng.standard_normal(f)).astype(dtype), (0.1 * rng.standard_normal(f)).astype(dtype),
+            np.zeros(f), np.ones(f))
+
+
+@pytest.mark.parametrize("backend", ["ref", "cpu"])
+def test_gradients_match_finite_differences(backend):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((7, 4)) * 2 + 1
+    gamma, beta, rm, rv = _params(4, rng)
+    r = rng.standard_normal((7, 4))
+
+    def fun():
+        o = fastnn.batchnorm_forward(x, gamma, beta, rm.copy(), rv.copy(), training=True, backend=backend)
+        dx, dg, db = fastnn.batchnorm_backward(r, x, o.mean, o.rstd, gamma, backend=backend)
+        return float(np.sum(r * o.out)), [dx, dg, db]
+
+    report = fastnn.gradcheck(fun, [x, gamma, beta], eps=1e-6)
+    assert report.ok(), str(report)
+
+
+def test_conventions_match_pytorch_definition():
+    """Biased variance to normalize, unbiased into running_var, momentum weights the batch."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((10, 3)) * 3 + 2
+    gamma, beta, rm, rv = _params(3, rng)
+    rm0, rv0 = rm.copy(), rv.copy()
+    o = fastnn.batchnorm_forward(x, gamma, beta, rm, rv, training=True, momentum=0.25, eps=1e-3)
+    expected = gamma * (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-3) + beta
+    testing.assert_close(o.out, expected, "reduction")
+    testing.assert_close(rm, 0.75 * rm0 + 0.25 * x.mean(0), "reduction")
+    testing.assert_close(rv, 0.75 * rv0 + 0.25 * x.var(0, ddof=1), "reduction")
+    ev = fastnn.batchnorm_forward(x, gamma, beta, rm, rv, training=False, eps=1e-3)
+    testing.assert_close(ev.out, gamma * (x - rm) / np.sqrt(rv + 1e-3) + beta, "reduction")
+    assert ev.mean is None
+
+
+def test_torch_agrees_when_installed():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((16, 5)) + 4
+    gamma, beta, rm, rv = _params(5, rng)
+    bn = torch.nn.BatchNorm1d(5, momentum=0.1, eps=1e-5, dtype=torch.float64)
+    with torch.no_grad():
+        bn.weight.copy_(torch.from_numpy(gamma))
+        bn.bias.copy_(torch.from_numpy(beta))
+    xt = torch.from_numpy(x).requires_grad_()
+    out_t = bn(xt)
+    dout = rng.standard_normal(x.shape)
+    out_t.backward(torch.from_numpy(dout))
+    o = fastnn.batchnorm_forward(x, gamma, beta, rm, rv, training=True)
+    dx, dg, db = fastnn.batchnorm_backward(dout, x, o.mean, o.rstd, gamma)
+    testing.assert_close(o.out, out_t.detach().numpy(), "reduction")
+    testing.assert_close(rv, bn.running_var.numpy(), "reduction")
+    testing.assert_close(dx, xt.grad.numpy(), "reduction")
+    testing.assert_close(dg, bn.weight.grad.numpy(), "reduction")
+
+
+@pytest.mark.parametrize("backend", ["ref", "cpu"])
+def test_float32_large_mean_matches_float64(backend):
+    """1e4 + N(0, 1) in float32: no cancellation (two passes, float64 statistics)."""
+    rng = np.random.default_rng(2)
+    x32 = (1e4 + rng.standard_normal((512, 8))).astype(np.float32)
+    g32, b32 = np.ones(8, np.float32), np.zeros(8, np.float32)
+    o32 = fastnn.batchnorm_forward(x32, g32, b32, np.zeros(8), np.ones(8), training=True, backend=backend)
+    o64 = fastnn.batchnorm_forward(x32.astype(np.float64), np.ones(8), np.zeros(8), np.zeros(8), np.ones(8),
+                                   training=True, backend="ref")
+    assert np.all(np.isfinite(o32.out))
+    testing.assert_close(o32.out, o64.out.astype(np.float32), "reduction")
+    dout = rng.standard_normal(x32.shape).astype(np.float32) / 512
+    dx32 = fastnn.batchnorm_backward(dout, x32, o32.mean, o32.rstd, g32, backend=backend)[0]
+    dx64 = fastnn.batchnorm_backward(dout.astype(np.float64), x32.astype(np.float64), o64.mean, o64.rstd,
+                                     np.ones(8), backend="ref")[0]
+    testing.assert_close(dx32, dx64.astype(np.float32), "reduction")
+
+
+def test_identical_for_any_thread_count():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((300, 200)).astype(np.float32)
+    gamma, beta, _, _ = _params(200, rng, np.float32)
+    results = []
+    for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+        numba.set_num_threads(threads)
+        try:
+            o = fastnn.batchnorm_forward(x, gamma, beta, np.zeros(200), np.ones(200), training=True)
+            g = fastnn.batchnorm_backward(x, x, o.mean, o.rstd, gamma)
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        results.append((o.out, o.mean, o.rstd, *g))
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
+
+
+def test_bad_input():
+    x = np.ones((4, 3))
+    g, b, rm, rv = np.ones(3), np.zeros(3), np.zeros(3), np.ones(3)
+    with pytest.raises(ValueError, match="x must not be empty"):
+        fastnn.batchnorm_forward(np.ones((0, 3)), g, b, rm, rv, training=True)
+    with pytest.raises(ValueError, match="at least 2 examples"):
+        fastnn.batchnorm_forward(np.ones((1, 3)), g, b, rm, rv, training=True)
+    with pytest.raises(ValueError, match=r"gamma must have shape \(3,\)"):
+        fastnn.batchnorm_forward(x, np.ones(4), b, rm, rv, training=True)
+    with pytest.raises(TypeError, match="running_var must be float64"):
+        fastnn.batchnorm_forward(x, g, b, rm, np.ones(3, np.float32), training=True)
+    with pytest.raises(TypeError, match="gamma has dtype float32"):
+        fastnn.batchnorm_forward(x, g.astype(np.float32), b, rm, rv, training=True)
+    with pytest.raises(ValueError, match="momentum must be <= 1"):
+        fastnn.batchnorm_forward(x, g, b, rm, rv, training=True, momentum=1.5)
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        fastnn.batchnorm_forward(x, g, b, rm, rv, training=True, eps=0)
+
+
+def test_dense_without_bias_before_batchnorm():
+    """bias=False dense + batch norm: beta takes the bias's role; gradients check."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((6, 3))
+    p = {"w": rng.standard_normal((3, 4)), "gamma": 1 + 0.1 * rng.standard_normal(4),
+         "beta": 0.1 * rng.standard_normal(4)}
+    y = rng.standard_normal((6, 4))
+
+    def fun():
+        z = fastnn.dense_forward(x, p["w"])
+        o = fastnn.batchnorm_forward(z, p["gamma"], p["beta"], np.zeros(4), np.ones(4), training=True)
+        loss = fastnn.mean_squared_error(o.out, y)
+        dz, dg, db = fastnn.batchnorm_backward(loss.grad, z, o.mean, o.rstd, p["gamma"])
+        _, dw, none = fastnn.dense_backward(dz, x, p["w"], z, bias=False)
+        assert none is None
+        return loss.cost, {"w": dw, "gamma": dg, "beta": db}
+
+    assert fastnn.gradcheck(fun, p, eps=1e-6).ok()
