@@ -32,7 +32,7 @@ def test_dense_torch(benchmark, name, shape):
             a["db"].add_(dz.sum(0))
             a["dx"].add_(dz @ a["w"].T)
     step()
-    benchmark.group = f"{case.op}|{'x'.join(map(str, shape))}|float32"
+    benchmark.group = f"{case.name}|{'x'.join(map(str, shape))}|float32"
     benchmark.extra_info.update(backend="torch", case=name, bytes=case.bytes(shape, 4), flops=case.flops(shape))
     benchmark(step)
     with torch.no_grad():

@@ -37,6 +37,6 @@ def test_regularization_torch(benchmark, name, shape):
             return F.batch_norm(a["x"], rm, rv, a["gamma"], a["beta"], training=training,
                                 momentum=0.1, eps=1e-5)
     assert torch.isfinite(step()).all()
-    benchmark.group = f"{case.op}|{'x'.join(map(str, shape))}|float32"
+    benchmark.group = f"{case.name}|{'x'.join(map(str, shape))}|float32"
     benchmark.extra_info.update(backend="torch", case=name, bytes=case.bytes(shape, 4), flops=case.flops(shape))
     benchmark(step)

@@ -227,6 +227,36 @@ _PEN_SHAPES = ((1,), (7,), (4097,), (20000,))
 _PEN_BENCH = ((1000,), (1000000,), (10000000,))
 
 
+# --- optimizers ----------------------------------------------------------------
+
+def _optim(kind):
+    def make(shape, dt, rng):
+        (n,) = shape
+        a = dict(p=_normal(rng, shape, dt), g=_normal(rng, shape, dt, 0.1))
+        c = dt.type
+        if kind == "sgd":
+            a.update(lr=c(0.1), weight_decay=c(0.01), n_decay=n // 2)
+        elif kind == "momentum":
+            a.update(v=_normal(rng, shape, dt, 0.01), lr=c(0.1), beta=c(0.9), weight_decay=c(0.01),
+                     n_decay=n // 2)
+        elif kind == "rmsprop":
+            a.update(s=rng.random(n).astype(dt) * c(0.01), lr=c(0.01), beta=c(0.999), eps=c(1e-8),
+                     weight_decay=c(0.01), n_decay=n // 2)
+        else:
+            t = 3
+            a.update(m=_normal(rng, shape, dt, 0.01), v=rng.random(n).astype(dt) * c(0.01), lr=c(1e-3),
+                     beta1=c(0.9), beta2=c(0.999), eps=c(1e-8), weight_decay=c(0.01),
+                     decoupled=kind == "adamw", n_decay=n // 2, bc1=1 - 0.9 ** t, bc2=1 - 0.999 ** t)
+        return a
+    return make
+
+
+_OPT_STATE = {"sgd": (), "momentum": ("v",), "rmsprop": ("s",), "adam": ("m", "v"), "adamw": ("m", "v")}
+_OPT_ARRAYS = {"sgd": 3, "momentum": 5, "rmsprop": 5, "adam": 7, "adamw": 7}   # reads + writes
+_OPT_SHAPES = ((1,), (7,), (1000,), (65537,))
+_OPT_BENCH = ((1000,), (1000000,), (10000000,))
+
+
 def _ew_bytes(n_arrays):
     return lambda shape, itemsize: n_arrays * itemsize * int(np.prod(shape))
 
@@ -300,6 +330,12 @@ def _build():
              {"partials": "reduction", "dw": "elementwise"}, _PEN_SHAPES, _PEN_BENCH,
              lambda s, i: 3 * i * n(s), lambda s: 3 * n(s), tiny=(5,)),
     ]
+    for kind, state in _OPT_STATE.items():
+        op = "adam_update" if kind == "adamw" else f"{kind}_update"
+        cases.append(Case(f"{op}[{kind}]" if kind == "adamw" else op, "optim", op, _optim(kind),
+                          {"p": "elementwise", **{k: "elementwise" for k in state}}, _OPT_SHAPES,
+                          _OPT_BENCH if kind != "sgd" else (), _ew_bytes(_OPT_ARRAYS[kind]),
+                          lambda s: 10 * n(s), tiny=(5,)))
     return {c.name: c for c in cases}
 
 

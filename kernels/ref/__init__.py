@@ -1,2 +1,2 @@
 """Plain-NumPy reference kernels: the executable specification of fastnn."""
-from . import activations, batchnorm, dense, dropout, losses, regularization  # noqa: F401
+from . import activations, batchnorm, dense, dropout, losses, optim, regularization  # noqa: F401

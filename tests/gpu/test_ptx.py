@@ -13,7 +13,7 @@ from .conftest import SIMULATOR
 
 pytestmark = pytest.mark.skipif(SIMULATOR, reason="compile_ptx needs the real CUDA target, not the simulator")
 
-MODULES = ["activations", "batchnorm", "dense", "dropout", "losses", "regularization"]
+MODULES = ["activations", "batchnorm", "dense", "dropout", "losses", "optim", "regularization"]
 # statistics and penalty partial sums are float64 by contract in these
 FLOAT64_BY_CONTRACT = {"batchnorm", "regularization"}
 

@@ -1,0 +1,251 @@
+"""Fused optimizers over one flat parameter buffer (course 2, week 2).
+
+``fastnn.SGD``, ``Momentum``, ``RMSprop``, ``Adam`` and ``AdamW`` take a
+``fastnn.Parameters`` (``model.parameters()``) and update *all* of it with
+one kernel call per ``step()``, reading the flat gradient buffer. Update
+rules, conventions (the course's momentum, where eps sits, bias correction)
+and their differences from PyTorch: ``fastnn/kernels/ref/optim.py``.
+
+``weight_decay`` applies to the tensors the Parameters mark for decay (the
+weights). In SGD, Momentum, RMSprop and Adam it is coupled L2 (added to the
+gradient); in AdamW it is decoupled (the parameter shrinks by
+``lr * weight_decay`` before the Adam update). For the course's L2 term in
+the cost, see ``fastnn.l2_penalty``.
+"""
+import numpy as np
+
+from . import _checks
+from ._backend import kernels
+from .params import Parameters
+
+
+def _nonneg(name, value):
+    return _checks.scalar(name, value, low=0.0)
+
+
+def _beta(name, value):
+    v = _checks.scalar(name, value)
+    if not 0.0 <= v < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {v}")
+    return v
+
+
+def _eps(value):
+    return _checks.scalar("eps", value, low=0.0, low_open=True)
+
+
+class Optimizer:
+    """Base class: the flat state buffers, ``step``, ``zero_grad`` and state dicts."""
+
+    state_names = ()
+
+    def __init__(self, params, lr, weight_decay=0.0, backend=None):
+        if not isinstance(params, Parameters):
+            raise TypeError("params must be a fastnn.Parameters (e.g. model.parameters()), "
+                            f"got {type(params).__name__}")
+        self.params = params
+        self.lr = lr
+        self.weight_decay = _nonneg("weight_decay", weight_decay)
+        self.backend = backend
+        self.t = 0                                   # updates taken so far
+        self.state = {name: np.zeros_like(params.data) for name in self.state_names}
+
+    @property
+    def lr(self):
+        return self._lr
+
+    @lr.setter
+    def lr(self, value):
+        self._lr = _nonneg("lr", value)
+
+    def zero_grad(self):
+        """Set every gradient to zero (backward kernels accumulate)."""
+        self.params.zero_grad()
+
+    def step(self):
+        """One fused update of every parameter from ``params.grad``."""
+        self.t += 1
+        c = self.params.dtype.type
+        self._update(kernels(self.backend).optim, c)
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "weight_decay": self.weight_decay}
+
+    def state_dict(self):
+        """Type, step count, hyperparameters and copies of the state buffers."""
+        return {"type": type(self).__name__, "t": self.t, "hyper": self.hyperparameters(),
+                "state": {k: v.copy() for k, v in self.state.items()}}
+
+    def load_state_dict(self, state):
+        """Restore what ``state_dict`` gave; refuses another optimizer's state."""
+        if state.get("type") != type(self).__name__:
+            raise ValueError(f"state is for {state.get('type')!r}, not {type(self).__name__}")
+        buffers = state.get("state", {})
+        if set(buffers) != set(self.state):
+            raise ValueError(f"state buffers {sorted(buffers)} do not match {sorted(self.state)}")
+        for k, v in buffers.items():
+            v = np.asarray(v)
+            if v.shape != self.state[k].shape or v.dtype != self.state[k].dtype:
+                raise ValueError(f"state buffer {k}: expected {self.state[k].shape} {self.state[k].dtype}, "
+                                 f"got {v.shape} {v.dtype}")
+        for k, v in buffers.items():
+            self.state[k][...] = v
+        self.t = int(state["t"])
+        for k, v in state.get("hyper", {}).items():
+            setattr(self, k, tuple(float(b) for b in v) if k == "betas" else v)
+        return self
+
+    def __repr__(self):
+        hp = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({hp})"
+
+
+class SGD(Optimizer):
+    """Plain (mini-batch) gradient descent: ``p -= lr * g``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> p = fastnn.Parameters({"w": np.ones((1, 2))})
+    >>> p.grad[:] = 1.0
+    >>> fastnn.SGD(p, lr=0.5).step()
+    >>> p["w"]
+    array([[0.5, 0.5]])
+    """
+
+    def __init__(self, params, lr=0.01, weight_decay=0.0, backend=None):
+        super().__init__(params, lr, weight_decay, backend)
+
+    def _update(self, k, c):
+        p = self.params
+        k.sgd_update(p.data, p.grad, c(self.lr), c(self.weight_decay), p.n_decay)
+
+
+class Momentum(Optimizer):
+    """Gradient descent with momentum, the course's form:
+    ``v = beta*v + (1-beta)*g; p -= lr*v``.
+
+    PyTorch's ``SGD(momentum=mu)`` uses ``v = mu*v + g``: the same trajectory
+    as this with ``lr_torch = lr * (1 - beta)``.
+    """
+    state_names = ("v",)
+
+    def __init__(self, params, lr=0.01, beta=0.9, weight_decay=0.0, backend=None):
+        super().__init__(params, lr, weight_decay, backend)
+        self.beta = _beta("beta", beta)
+
+    def hyperparameters(self):
+        return {**super().hyperparameters(), "beta": self.beta}
+
+    def _update(self, k, c):
+        p = self.params
+        k.momentum_update(p.data, p.grad, self.state["v"], c(self.lr), c(self.beta),
+                          c(self.weight_decay), p.n_decay)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: ``s = beta*s + (1-beta)*g^2; p -= lr*g/(sqrt(s)+eps)``.
+
+    eps sits outside the square root, as in PyTorch (``alpha`` there is
+    ``beta`` here); optax and TensorFlow put it inside.
+    """
+    state_names = ("s",)
+
+    def __init__(self, params, lr=0.01, beta=0.9, eps=1e-8, weight_decay=0.0, backend=None):
+        super().__init__(params, lr, weight_decay, backend)
+        self.beta = _beta("beta", beta)
+        self.eps = _eps(eps)
+
+    def hyperparameters(self):
+        return {**super().hyperparameters(), "beta": self.beta, "eps": self.eps}
+
+    def _update(self, k, c):
+        p = self.params
+        k.rmsprop_update(p.data, p.grad, self.state["s"], c(self.lr), c(self.beta), c(self.eps),
+                         c(self.weight_decay), p.n_decay)
+
+
+class Adam(Optimizer):
+    """Adam with bias correction of both moments.
+
+    ``m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+    p -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)``, t counting updates
+    from 1, eps outside the root (as PyTorch). ``weight_decay`` here is
+    coupled L2; for decoupled decay use ``AdamW``.
+    """
+    state_names = ("m", "v")
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, backend=None):
+        super().__init__(params, lr, weight_decay, backend)
+        if len(tuple(betas)) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (_beta("betas[0]", betas[0]), _beta("betas[1]", betas[1]))
+        self.eps = _eps(eps)
+
+    def hyperparameters(self):
+        return {**super().hyperparameters(), "betas": self.betas, "eps": self.eps}
+
+    def _update(self, k, c):
+        p = self.params
+        b1, b2 = self.betas
+        bc1 = 1.0 - b1 ** self.t                      # float64 on the host
+        bc2 = 1.0 - b2 ** self.t
+        k.adam_update(p.data, p.grad, self.state["m"], self.state["v"], c(self.lr), c(b1), c(b2),
+                      c(self.eps), c(self.weight_decay), self.decoupled, p.n_decay, bc1, bc2)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): each decayed
+    parameter shrinks by ``lr * weight_decay`` before the Adam update,
+    instead of the decay entering the gradient and being rescaled by Adam's
+    moments. Default ``weight_decay=0.01`` as in PyTorch."""
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, backend=None):
+        super().__init__(params, lr, betas, eps, weight_decay, backend)
+
+
+OPTIMIZERS = {c.__name__: c for c in (SGD, Momentum, RMSprop, Adam, AdamW)}
+
+
+class ExponentialAverage:
+    """Exponentially weighted average ``V_t = beta*V_{t-1} + (1-beta)*theta_t``
+    (course 2, week 2), optionally bias-corrected: ``V_t / (1 - beta^t)``.
+
+    It averages over roughly the last ``1/(1-beta)`` values. Starting from
+    V_0 = 0 makes the first estimates too small; bias correction removes that.
+    Momentum, RMSprop and Adam keep one of these per parameter; batch norm's
+    running statistics are one too (with ``momentum = 1 - beta``).
+
+    Examples
+    --------
+    >>> ema = ExponentialAverage(0.9, bias_correction=True)
+    >>> ema.update(10.0)
+    10.0
+    """
+
+    def __init__(self, beta, bias_correction=False):
+        self.beta = _beta("beta", beta)
+        self.bias_correction = bool(bias_correction)
+        self.t = 0
+        self.raw = 0.0
+
+    def update(self, theta):
+        """Fold in one value (a scalar or an array); return the current estimate."""
+        self.t += 1
+        self.raw = self.beta * self.raw + (1 - self.beta) * np.asarray(theta, dtype=np.float64)
+        return self.value
+
+    @property
+    def value(self):
+        if self.t == 0:
+            raise ValueError("no values averaged yet")
+        v = self.raw / (1 - self.beta ** self.t) if self.bias_correction else self.raw
+        return float(v) if np.ndim(v) == 0 else v
+
+
+def exponential_average(values, beta, bias_correction=False):
+    """The series of exponentially weighted averages of ``values`` (1-D)."""
+    ema = ExponentialAverage(beta, bias_correction)
+    return np.array([ema.update(v) for v in np.asarray(values, dtype=np.float64)])

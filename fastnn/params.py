@@ -1,0 +1,128 @@
+"""All of a model's parameters in one flat buffer.
+
+``Parameters`` owns two contiguous arrays, ``data`` and ``grad``, and hands out
+per-tensor views into them (``params["w1"]``, ``params.grad_of("w1")``).
+Optimizer state uses the same layout, so an optimizer step is one fused
+kernel call over everything (the multi-tensor idea of fused optimizers).
+
+Tensors marked ``decay=True`` (the weights) are laid out first, so weight
+decay and L2 regularization apply to ``data[:n_decay]`` in one pass; biases
+and batch-norm parameters come after and are not decayed.
+"""
+import numpy as np
+
+from . import _checks
+
+
+class Parameters:
+    """Named parameter tensors, views into one flat buffer.
+
+    Parameters
+    ----------
+    tensors : dict name -> ndarray (initial values, copied in) or shape tuple (zeros)
+    dtype : float32 or float64; arrays must already have it
+    decay : set of names that take weight decay / L2 (default: every 2-D tensor)
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> p = fastnn.Parameters({"w": np.ones((2, 3)), "b": (3,)})
+    >>> p.data.size, p.n_decay, p["w"].base is p.data
+    (9, 6, True)
+    """
+
+    def __init__(self, tensors, dtype=np.float64, decay=None):
+        dt = np.dtype(dtype)
+        if dt not in _checks.FLOAT_DTYPES:
+            raise TypeError(f"dtype must be float32 or float64, got {dt}")
+        if not isinstance(tensors, dict) or not tensors:
+            raise ValueError("tensors must be a non-empty dict of name -> array or shape")
+        shapes, values = {}, {}
+        for name, t in tensors.items():
+            if isinstance(t, np.ndarray):
+                if t.dtype != dt:
+                    raise TypeError(f"{name} has dtype {t.dtype}, the Parameters are {dt}")
+                shapes[name], values[name] = t.shape, t
+            else:
+                shp = tuple(int(s) for s in t)
+                if any(s <= 0 for s in shp):
+                    raise ValueError(f"{name}: shape must be positive, got {shp}")
+                shapes[name] = shp
+        if decay is None:
+            decay = {n for n, s in shapes.items() if len(s) == 2}
+        unknown = set(decay) - set(shapes)
+        if unknown:
+            raise ValueError(f"decay names unknown tensors: {sorted(unknown)}")
+        # decayed tensors first, each group in the given order
+        order = [n for n in shapes if n in decay] + [n for n in shapes if n not in decay]
+        self.dtype = dt
+        self.layout = []                      # (name, offset, shape), in buffer order
+        offset = 0
+        for name in order:
+            size = int(np.prod(shapes[name]))
+            self.layout.append((name, offset, shapes[name]))
+            offset += size
+        self.n_decay = sum(int(np.prod(shapes[n])) for n in shapes if n in decay)
+        self.data = np.zeros(offset, dtype=dt)
+        self.grad = np.zeros(offset, dtype=dt)
+        self._views = {}
+        self._grads = {}
+        for name, off, shp in self.layout:
+            size = int(np.prod(shp))
+            self._views[name] = self.data[off:off + size].reshape(shp)
+            self._grads[name] = self.grad[off:off + size].reshape(shp)
+            if name in values:
+                self._views[name][...] = values[name]
+
+    def __getitem__(self, name):
+        return self._views[name]
+
+    def __contains__(self, name):
+        return name in self._views
+
+    def __iter__(self):
+        return iter(self._views)
+
+    def __len__(self):
+        return len(self._views)
+
+    def names(self):
+        """Tensor names in buffer order."""
+        return [n for n, _, _ in self.layout]
+
+    def grad_of(self, name):
+        """The gradient view of one tensor."""
+        return self._grads[name]
+
+    def grads(self):
+        """dict name -> gradient view."""
+        return dict(self._grads)
+
+    def zero_grad(self):
+        self.grad[...] = 0
+
+    @property
+    def size(self):
+        return self.data.size
+
+    def state_dict(self):
+        """Copies of every tensor, by name (for ``fastnn.io.save_npz``)."""
+        return {name: self._views[name].copy() for name in self.names()}
+
+    def load_state_dict(self, state):
+        """Copy tensors back in; names, shapes and dtype must match exactly."""
+        missing = set(self._views) - set(state)
+        extra = set(state) - set(self._views)
+        if missing or extra:
+            raise ValueError(f"state does not match the parameters: missing {sorted(missing)}, "
+                             f"unexpected {sorted(extra)}")
+        for name, view in self._views.items():
+            arr = np.asarray(state[name])
+            if arr.shape != view.shape or arr.dtype != self.dtype:
+                raise ValueError(f"{name}: expected {view.shape} {self.dtype}, got {arr.shape} {arr.dtype}")
+        for name, view in self._views.items():
+            view[...] = state[name]
+        return self
+
+    def __repr__(self):
+        return f"Parameters({len(self)} tensors, {self.size} values, {self.dtype}, n_decay={self.n_decay})"
