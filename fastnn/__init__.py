@@ -4,7 +4,7 @@ Networks", for people who write their networks in NumPy.
 Importing compiles nothing: kernels compile on first use per dtype (and are
 cached on disk).
 """
-from . import data, init, io, schedules, testing  # noqa: F401
+from . import data, datasets, init, io, schedules, testing  # noqa: F401
 from ._backend import available_backends, get_backend, set_backend, use_backend  # noqa: F401
 from .activations import activation_backward, activation_forward, sigmoid  # noqa: F401
 from .batchnorm import BatchNormOutput, batchnorm_backward, batchnorm_forward  # noqa: F401
@@ -14,6 +14,11 @@ from .dropout import dropout_backward, dropout_blocks, dropout_forward, dropout_
 from .gradcheck import GradcheckReport, gradcheck  # noqa: F401
 from .losses import (LOSSES, LossOutput, binary_cross_entropy,  # noqa: F401
                      mean_squared_error, softmax, softmax_cross_entropy)
+from .callbacks import Callback, EarlyStopping  # noqa: F401
+from .checkpoint import load  # noqa: F401
+from .diagnose import diagnose  # noqa: F401
+from .layers import BatchNorm, Dense, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh  # noqa: F401
+from .model import DivergenceError, History, Sequential  # noqa: F401
 from .optim import (SGD, Adam, AdamW, ExponentialAverage, Momentum, RMSprop,  # noqa: F401
                     exponential_average)
 from .params import Parameters  # noqa: F401

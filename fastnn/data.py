@@ -1,4 +1,4 @@
-"""Data preparation.
+"""Data preparation: splits, mini-batches, one-hot labels, input normalization.
 
 ``Standardizer``: input normalization (course 2, week 1): subtract the
 training set's mean and divide by its standard deviation, then apply the
@@ -8,6 +8,103 @@ three live on the same scale.
 import numpy as np
 
 from . import _checks
+
+
+def _rng(rng):
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng)
+
+
+def _xy(X, y):
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (examples, features), got shape {X.shape}")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y has {y.shape[0]} examples but X has {X.shape[0]}")
+    return X, y
+
+
+def train_dev_test_split(X, y, dev=0.1, test=0.1, seed=0, stratify=False):
+    """Shuffle and split into train, dev and test sets.
+
+    Dev and test must come from the same distribution (course 3: set up
+    dev/test sets to reflect the data you expect to get in the future, and
+    from one distribution, so that doing well on dev means doing well on
+    test). A random split of one pool guarantees that; ``stratify=True``
+    keeps the class proportions of ``y`` in every part as well.
+
+    Parameters
+    ----------
+    X : (m, features); y : (m,) or (m, k)
+    dev, test : fractions of m (their sum < 1), or ints (example counts)
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    (X_train, y_train), (X_dev, y_dev), (X_test, y_test)
+    """
+    X, y = _xy(X, y)
+    m = X.shape[0]
+
+    def count(name, v):
+        n = int(round(v * m)) if isinstance(v, float) else int(v)
+        if n < 0:
+            raise ValueError(f"{name} must be >= 0, got {v}")
+        return n
+
+    n_dev, n_test = count("dev", dev), count("test", test)
+    if n_dev + n_test >= m:
+        raise ValueError(f"dev + test ({n_dev} + {n_test}) must leave training examples out of {m}")
+    rng = _rng(seed)
+    if not stratify:
+        perm = rng.permutation(m)
+        parts = [perm[n_dev + n_test:], perm[:n_dev], perm[n_dev:n_dev + n_test]]
+    else:
+        if y.ndim != 1:
+            raise ValueError("stratify needs 1-D class labels y")
+        parts = [[], [], []]
+        for c in np.unique(y):
+            idx = rng.permutation(np.flatnonzero(y == c))
+            k_dev = int(round(len(idx) * n_dev / m))
+            k_test = int(round(len(idx) * n_test / m))
+            parts[1].append(idx[:k_dev])
+            parts[2].append(idx[k_dev:k_dev + k_test])
+            parts[0].append(idx[k_dev + k_test:])
+        parts = [rng.permutation(np.concatenate(p)) for p in parts]
+    return tuple((X[p], y[p]) for p in parts)
+
+
+def minibatches(X, y, batch_size, rng=None, shuffle=True):
+    """The course's mini-batch partition: shuffle (X, y) together, then cut
+    consecutive batches of ``batch_size``; the last, partial batch is kept.
+
+    ``batch_size = m`` is batch gradient descent, ``1`` is stochastic. Yields
+    C-contiguous ``(xb, yb)`` pairs.
+    """
+    X, y = _xy(X, y)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    m = X.shape[0]
+    if shuffle:
+        perm = _rng(rng).permutation(m)
+        X, y = X[perm], y[perm]
+    for start in range(0, m, int(batch_size)):
+        yield X[start:start + batch_size], y[start:start + batch_size]
+
+
+def one_hot(labels, classes=None, dtype=np.float64):
+    """(m,) integer labels -> (m, classes) one-hot rows."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be 1-D integers, got shape {labels.shape} dtype {labels.dtype}")
+    classes = int(labels.max()) + 1 if classes is None else int(classes)
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"labels must lie in [0, {classes})")
+    out = np.zeros((labels.size, classes), dtype=dtype)
+    out[np.arange(labels.size), labels] = 1
+    return out
 
 
 class Standardizer:

@@ -18,6 +18,11 @@ import numpy as np
 _SEP = "/"
 
 
+def flatten(tree, prefix=""):
+    """A nested dict as the flat ``{"a/b": array}`` dict that is stored."""
+    return _flatten(tree, prefix)
+
+
 def _flatten(tree, prefix=""):
     out = {}
     for key, value in tree.items():
@@ -34,6 +39,11 @@ def _flatten(tree, prefix=""):
         else:
             raise TypeError(f"{name}: cannot save a {type(value).__name__} (arrays and scalars only)")
     return out
+
+
+def unflatten(flat):
+    """Inverse of ``flatten``; 0-d arrays come back as Python scalars."""
+    return _unflatten(flat)
 
 
 def _unflatten(flat):
@@ -66,8 +76,12 @@ def save_npz(path, tree):
     return path
 
 
-def load_npz(path):
-    """Read what ``save_npz`` wrote, without pickle; ValueError if damaged."""
+def load_npz(path, raw=False):
+    """Read what ``save_npz`` wrote, without pickle; ValueError if damaged.
+
+    ``raw=True`` returns the stored flat ``{"a/b": array}`` dict instead of
+    the nested one.
+    """
     path = os.fspath(path)
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -77,4 +91,4 @@ def load_npz(path):
     except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise ValueError(f"{path} is not a readable fastnn file (truncated, corrupted, or pickled "
                          f"objects, which are refused): {exc}") from exc
-    return _unflatten(flat)
+    return flat if raw else _unflatten(flat)

@@ -1,0 +1,72 @@
+"""Callbacks for ``Sequential.fit``.
+
+A callback may implement ``on_train_begin(model, history)``,
+``on_epoch_end(epoch, logs) -> bool`` (True stops training) and
+``on_train_end()``. ``logs`` holds the epoch's entries of the history
+(``cost``, ``accuracy``, ``val_cost``, ``val_accuracy``, ``lr``).
+"""
+import numpy as np
+
+
+class Callback:
+    def on_train_begin(self, model, history):
+        self.model = model
+
+    def on_epoch_end(self, epoch, logs):
+        return False
+
+    def on_train_end(self):
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience``
+    epochs; with ``restore_best_weights`` the model ends with the weights
+    (and batch-norm statistics) of its best epoch.
+
+    ``mode`` is ``"min"`` for costs, ``"max"`` for accuracies, or ``"auto"``
+    (max when the name contains "accuracy").
+    """
+
+    def __init__(self, monitor="val_cost", patience=5, min_delta=0.0, mode="auto", restore_best_weights=True):
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be an int >= 0, got {patience!r}")
+        self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
+        self.mode = ("max" if "accuracy" in monitor else "min") if mode == "auto" else mode
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, model, history):
+        super().on_train_begin(model, history)
+        if self.monitor.startswith("val_") and not history.has_validation:
+            raise ValueError(f"EarlyStopping monitors {self.monitor!r} but fit got no validation_data")
+        self.best = np.inf if self.mode == "min" else -np.inf
+        self.best_epoch = None
+        self.best_state = None
+        self.wait = 0
+        self.stopped_epoch = None
+
+    def _improved(self, value):
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch, logs):
+        if self.monitor not in logs:
+            raise ValueError(f"EarlyStopping: {self.monitor!r} is not logged; have {sorted(logs)}")
+        value = logs[self.monitor]
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_state = self.model._snapshot()
+            return False
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def on_train_end(self):
+        if self.restore_best_weights and self.best_state is not None:
+            self.model._restore(self.best_state)

@@ -1,0 +1,393 @@
+"""``Sequential``: layers over one flat parameter buffer, trained by
+mini-batch gradient descent with any fastnn optimizer.
+
+Cost convention: the mean loss over the batch, plus the course's
+``l2/(2m) * sum ||W||^2`` (and ``l1/(2m) * sum |W|``) over the weights when
+asked; the training history's ``cost`` includes those terms (it is what is
+minimised), ``evaluate`` reports the data cost alone.
+"""
+import sys
+import time
+
+import numpy as np
+
+from . import _checks
+from .activations import sigmoid
+from .layers import Dense, Dropout, Layer
+from .losses import LOSSES, softmax
+from .params import Parameters
+from .regularization import l1_penalty, l2_penalty
+
+
+class DivergenceError(FloatingPointError):
+    """The cost became NaN or infinite during ``fit``."""
+
+
+class History:
+    """What ``fit`` records, one entry per epoch.
+
+    ``history``: dict of lists: ``cost`` (mean training cost over the epoch's
+    batches, regularization included), ``accuracy`` (on the training set,
+    inference mode, after the epoch), ``val_cost``/``val_accuracy`` (with
+    validation data), ``lr`` (the learning rate used), ``time``; and
+    ``grad_norms``: dict layer name -> list of the epoch's mean ||dW||, to
+    see vanishing or exploding gradients.
+    """
+
+    def __init__(self, has_validation):
+        self.has_validation = has_validation
+        self.history = {"cost": [], "accuracy": [], "lr": [], "time": []}
+        if has_validation:
+            self.history.update(val_cost=[], val_accuracy=[])
+        self.grad_norms = {}
+        self.epochs = 0
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def __repr__(self):
+        last = {k: (round(v[-1], 6) if v and v[-1] is not None else None) for k, v in self.history.items()}
+        return f"History(epochs={self.epochs}, last={last})"
+
+
+class _Progress:
+    """Progress per epoch on a terminal: tqdm when installed (the ``progress``
+    extra), else a one-line bar; nothing when not a TTY or when quiet."""
+
+    def __init__(self, epochs, verbose):
+        if verbose is None:
+            verbose = sys.stderr.isatty()
+        self.on, self.epochs, self.bar = bool(verbose), epochs, None
+        if self.on:
+            try:
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=epochs, unit="epoch", leave=True)
+            except ImportError:
+                pass
+
+    def update(self, epoch, logs):
+        if not self.on:
+            return
+        text = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k not in ("time",) and v is not None)
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
+            self.bar.update(1)
+        else:
+            done = int(30 * (epoch + 1) / self.epochs)
+            sys.stderr.write(f"\r[{'#' * done}{'.' * (30 - done)}] epoch {epoch + 1}/{self.epochs} {text}")
+            sys.stderr.flush()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+        elif self.on:
+            sys.stderr.write("\n")
+
+
+class Sequential:
+    """A stack of layers, a loss on the last layer's logits, and regularization.
+
+    Parameters
+    ----------
+    layers : list of fastnn layers (Dense, ReLU, LeakyReLU, Sigmoid, Tanh,
+        Dropout, BatchNorm)
+    loss : "softmax_cross_entropy" (integer labels), "binary_cross_entropy"
+        (0/1 labels) or "mean_squared_error"; all take logits
+    l2, l1 : the course's lambda for L2 / L1 regularization of the weights
+    dtype : float32 or float64 (gradient checking needs float64)
+    backend : "ref", "cpu", "cuda" or None (the global default)
+    seed : seeds the initial weights and the dropout streams
+
+    Examples
+    --------
+    >>> import fastnn
+    >>> X, y = fastnn.datasets.moons(200, seed=0)
+    >>> model = fastnn.Sequential([fastnn.Dense(2, 16, "relu"), fastnn.Dense(16, 2)], seed=0)
+    >>> opt = fastnn.Adam(model.parameters(), lr=0.01)
+    >>> history = model.fit(X, y, optimizer=opt, epochs=5, verbose=False)
+    >>> len(history["cost"])
+    5
+    """
+
+    def __init__(self, layers, loss="softmax_cross_entropy", l2=0.0, l1=0.0, dtype=np.float64,
+                 backend=None, seed=0):
+        layers = list(layers)
+        if not layers or not all(isinstance(layer, Layer) for layer in layers):
+            raise TypeError("layers must be a non-empty list of fastnn layers")
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        self.layers, self.loss = layers, loss
+        self.l2 = _checks.scalar("l2", l2, low=0.0)
+        self.l1 = _checks.scalar("l1", l1, low=0.0)
+        self.dtype = np.dtype(dtype)
+        self.backend = backend
+        self.seed = _checks.uint64("seed", seed)
+        dense = [layer for layer in layers if isinstance(layer, Dense)]
+        if not dense:
+            raise ValueError("a Sequential needs at least one Dense layer")
+        self.in_features = dense[0].in_features
+        features = self.in_features
+        for layer in layers:
+            features = layer.output_features(features)
+        self.out_features = features
+        # one seed sequence: weights from the first child, dropout streams from the rest
+        children = np.random.SeedSequence(self.seed).spawn(len(layers) + 1)
+        rng = np.random.default_rng(children[0])
+        values, decay = {}, set()
+        for i, layer in enumerate(layers):
+            if isinstance(layer, Dropout) and layer.seed is None:
+                layer.seed = int(children[i + 1].generate_state(2, np.uint64)[0])
+            for name, v in layer.initial_values(rng, self.dtype).items():
+                values[f"{i}.{name}"] = v
+                if name in layer.decay:
+                    decay.add(f"{i}.{name}")
+        self._params = Parameters(values, dtype=self.dtype, decay=decay)
+        for i, layer in enumerate(layers):
+            names = [n for n in layer.param_shapes]
+            layer.bind({n: self._params[f"{i}.{n}"] for n in names},
+                       {n: self._params.grad_of(f"{i}.{n}") for n in names}, self.dtype, backend)
+
+    # --- parameters --------------------------------------------------------
+    def parameters(self):
+        """The model's ``fastnn.Parameters`` (flat buffer), for an optimizer."""
+        return self._params
+
+    def get_weights(self):
+        """A list with one list of arrays per layer, in layer order: ``[W, b]``
+        for Dense (``[W]`` without bias; W is (in, out)), ``[gamma, beta]`` for
+        BatchNorm, ``[]`` for layers without parameters. Copies."""
+        return [[layer.params[n].copy() for n in layer.param_shapes] for layer in self.layers]
+
+    def set_weights(self, weights):
+        """Inverse of ``get_weights``; shapes must match exactly."""
+        if len(weights) != len(self.layers):
+            raise ValueError(f"weights has {len(weights)} entries for {len(self.layers)} layers")
+        for i, (layer, arrays) in enumerate(zip(self.layers, weights)):
+            names = list(layer.param_shapes)
+            if len(arrays) != len(names):
+                raise ValueError(f"layer {i} ({type(layer).__name__}) takes {len(names)} arrays, got {len(arrays)}")
+            for n, a in zip(names, arrays):
+                a = np.asarray(a)
+                if a.shape != layer.params[n].shape:
+                    raise ValueError(f"layer {i} {n}: expected shape {layer.params[n].shape}, got {a.shape}")
+        for layer, arrays in zip(self.layers, weights):
+            for n, a in zip(layer.param_shapes, arrays):
+                layer.params[n][...] = a
+
+    def _snapshot(self):
+        return self._params.data.copy(), [layer.buffers() for layer in self.layers]
+
+    def _restore(self, snapshot):
+        data, buffers = snapshot
+        self._params.data[...] = data
+        for layer, b in zip(self.layers, buffers):
+            if not isinstance(layer, Dropout):          # the stream keeps moving forward
+                layer.load_buffers(b)
+
+    # --- data --------------------------------------------------------------
+    def _x(self, X, name="X"):
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.in_features:
+            raise ValueError(f"{name} must have shape (m, {self.in_features}), got {X.shape}")
+        if X.shape[0] == 0:
+            raise ValueError(f"{name} must not be empty")
+        return np.ascontiguousarray(X, dtype=self.dtype)
+
+    def _y(self, y, m, name="y"):
+        y = np.asarray(y)
+        if y.shape[0] != m:
+            raise ValueError(f"{name} has {y.shape[0]} examples, X has {m}")
+        if self.loss == "softmax_cross_entropy":
+            if y.ndim != 1 or y.dtype.kind not in "iu":
+                raise ValueError(f"{name} must be 1-D integer class labels for softmax_cross_entropy")
+            return np.ascontiguousarray(y, dtype=np.intp)
+        y = y.reshape(m, -1)
+        if y.shape[1] != self.out_features:
+            raise ValueError(f"{name} must have {self.out_features} column(s), got {y.shape}")
+        return np.ascontiguousarray(y, dtype=self.dtype)
+
+    # --- forward / backward -------------------------------------------------
+    def forward(self, x, training=False):
+        """Logits of the last layer for ``x`` (m, in_features)."""
+        x = self._x(x, "x")
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, dlogits):
+        """Backpropagate d(cost)/d(logits); parameter gradients accumulate."""
+        for layer in reversed(self.layers):
+            dlogits = layer.backward(dlogits)
+        return dlogits
+
+    def _penalties(self, m):
+        p = self._params
+        w, g = p.data[:p.n_decay], p.grad[:p.n_decay]
+        cost = 0.0
+        if self.l2:
+            cost += l2_penalty(w, g, self.l2, m, backend=self.backend)
+        if self.l1:
+            cost += l1_penalty(w, g, self.l1, m, backend=self.backend)
+        return cost
+
+    def loss_and_grads(self, X, y):
+        """Zero the gradients, then forward (training), cost with
+        regularization, and backward. Returns the cost; the gradients are in
+        ``parameters().grad``. (What ``train_step`` and gradient checks use.)"""
+        x = self._x(X)
+        y = self._y(y, x.shape[0])
+        self._params.zero_grad()
+        logits = self.forward(x, training=True)
+        out = LOSSES[self.loss](logits, y, backend=self.backend)
+        cost = out.cost + self._penalties(x.shape[0])
+        self.backward(out.grad)
+        return cost
+
+    def train_step(self, xb, yb, optimizer):
+        """One step of mini-batch gradient descent; returns the batch's cost."""
+        if optimizer.params is not self._params:
+            raise ValueError("optimizer was built for other parameters; use model.parameters()")
+        cost = self.loss_and_grads(xb, yb)
+        optimizer.step()
+        return cost
+
+    # --- inference ----------------------------------------------------------
+    def predict_proba(self, X):
+        """Class probabilities: softmax rows, or sigmoid outputs for BCE."""
+        logits = self.forward(X)
+        if self.loss == "softmax_cross_entropy":
+            return softmax(logits, backend=self.backend)
+        if self.loss == "binary_cross_entropy":
+            return sigmoid(logits, backend=self.backend)
+        raise ValueError("predict_proba needs a classification loss")
+
+    def predict(self, X):
+        """Class labels (argmax, or sigmoid > 0.5 for BCE), or the outputs for MSE."""
+        if self.loss == "mean_squared_error":
+            return self.forward(X)
+        p = self.predict_proba(X)
+        if self.loss == "softmax_cross_entropy":
+            return p.argmax(axis=1)
+        labels = (p > 0.5).astype(np.int64)
+        return labels[:, 0] if labels.shape[1] == 1 else labels
+
+    def evaluate(self, X, y):
+        """``{"cost": data cost, "accuracy": fraction right (None for MSE)}``, inference mode."""
+        x = self._x(X)
+        yy = self._y(y, x.shape[0])
+        logits = self.forward(x)
+        out = LOSSES[self.loss](logits, yy, backend=self.backend)
+        if self.loss == "softmax_cross_entropy":
+            acc = float(np.mean(logits.argmax(axis=1) == yy))
+        elif self.loss == "binary_cross_entropy":
+            acc = float(np.mean((logits > 0) == (yy > 0.5)))
+        else:
+            acc = None
+        return {"cost": out.cost, "accuracy": acc}
+
+    # --- training -------------------------------------------------------------
+    def fit(self, X, y, optimizer, epochs=1, batch_size=64, schedule=None, validation_data=None,
+            shuffle=True, seed=0, callbacks=(), verbose=None):
+        """Mini-batch gradient descent with the course's partition.
+
+        Each epoch shuffles (X, y) with a generator seeded by ``seed`` (unless
+        ``shuffle=False``) and takes consecutive batches of ``batch_size``,
+        keeping the last partial batch: ``batch_size = m`` is batch gradient
+        descent, ``1`` is stochastic. ``schedule`` (``fastnn.schedules``) sets
+        ``optimizer.lr`` per epoch or per step, as the schedule says.
+
+        A NaN or infinite cost stops training with ``DivergenceError`` naming
+        the epoch and batch. Returns a ``History``.
+        """
+        if optimizer.params is not self._params:
+            raise ValueError("optimizer was built for other parameters; use model.parameters()")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        x_all = self._x(X)
+        y_all = self._y(y, x_all.shape[0])
+        m = x_all.shape[0]
+        if validation_data is not None:
+            xv = self._x(validation_data[0], "validation X")
+            yv = self._y(validation_data[1], xv.shape[0], "validation y")
+        history = History(validation_data is not None)
+        callbacks = list(callbacks)
+        for cb in callbacks:
+            cb.on_train_begin(self, history)
+        dense = {f"{i}.Dense": layer for i, layer in enumerate(self.layers) if isinstance(layer, Dense)}
+        for name in dense:
+            history.grad_norms[name] = []
+        rng = np.random.default_rng(seed)
+        progress = _Progress(epochs, verbose)
+        step = 0
+        try:
+            for epoch in range(epochs):
+                t0 = time.perf_counter()
+                if schedule is not None and schedule.per == "epoch":
+                    optimizer.lr = schedule(epoch)
+                lr_used = optimizer.lr
+                if shuffle:
+                    perm = rng.permutation(m)
+                    xs, ys = x_all[perm], y_all[perm]
+                else:
+                    xs, ys = x_all, y_all
+                total, norms = 0.0, {name: 0.0 for name in dense}
+                batches = 0
+                for start in range(0, m, batch_size):
+                    if schedule is not None and schedule.per == "step":
+                        optimizer.lr = schedule(step)
+                    xb, yb = xs[start:start + batch_size], ys[start:start + batch_size]
+                    cost = self.train_step(xb, yb, optimizer)
+                    if not np.isfinite(cost):
+                        raise DivergenceError(
+                            f"the cost became {cost} at epoch {epoch}, batch {batches} (step {step}, "
+                            f"lr={optimizer.lr:g}): lower the learning rate, check the inputs' scale "
+                            "(fastnn.Standardizer) or the initialization")
+                    total += cost * xb.shape[0]
+                    for name, layer in dense.items():
+                        norms[name] += float(np.linalg.norm(layer.grads["W"]))
+                    batches += 1
+                    step += 1
+                logs = {"cost": total / m, "accuracy": self.evaluate(x_all, y_all)["accuracy"], "lr": lr_used}
+                if validation_data is not None:
+                    ev = self.evaluate(xv, yv)
+                    logs.update(val_cost=ev["cost"], val_accuracy=ev["accuracy"])
+                logs["time"] = time.perf_counter() - t0
+                for k, v in logs.items():
+                    history.history[k].append(v)
+                for name in dense:
+                    history.grad_norms[name].append(norms[name] / batches)
+                history.epochs = epoch + 1
+                progress.update(epoch, logs)
+                if any([cb.on_epoch_end(epoch, logs) for cb in callbacks]):
+                    break
+        finally:
+            progress.close()
+        for cb in callbacks:
+            cb.on_train_end()
+        return history
+
+    # --- description ----------------------------------------------------------
+    def summary(self):
+        """A table of layers, output shapes and parameter counts (a string)."""
+        lines = [f"{'#':<4}{'layer':<44}{'output':<12}{'params':>10}"]
+        features, total = self.in_features, 0
+        for i, layer in enumerate(self.layers):
+            features = layer.output_features(features)
+            count = sum(int(np.prod(s)) for s in layer.param_shapes.values())
+            total += count
+            lines.append(f"{i:<4}{repr(layer)[:43]:<44}{str((None, features)):<12}{count:>10}")
+        lines.append(f"total parameters: {total} ({self.dtype.name}, weights under L2/decay: "
+                     f"{self._params.n_decay}); loss: {self.loss}; l2={self.l2} l1={self.l1}")
+        return "\n".join(lines)
+
+    def config(self):
+        return {"loss": self.loss, "l2": self.l2, "l1": self.l1, "dtype": self.dtype.name,
+                "seed": self.seed,
+                "layers": [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers]}
+
+    def save(self, path, optimizer=None):
+        """Config, weights, buffers (and optimizer state) in one ``.npz``; see ``fastnn.load``."""
+        from .checkpoint import save
+        return save(self, path, optimizer)
