@@ -1,5 +1,6 @@
-"""``python -m fastnn``: check every available backend against the reference
-and print a speed table of cpu vs ref on the implemented ops.
+"""``python -m fastnn``: the course's experiments on embedded data (the main
+job); ``--check`` checks every backend's kernels against the reference and
+``--speed`` prints a cpu vs ref speed table.
 
 Run ``python -m fastnn --help`` for the options.
 """
@@ -83,31 +84,112 @@ def speed(out, quick=False):
                   f"{gflops:>13.1f}", file=out)
 
 
+def _plots(out_dir, exp, data, results):
+    """Cost curves, and decision boundaries for 2D problems (matplotlib optional)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    import os
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in results:
+        ax.plot(r.history["cost"], label=r.name)
+    ax.set(xlabel="epoch", ylabel="training cost", title=exp.title, yscale="log")
+    ax.legend(fontsize=7)
+    path = os.path.join(out_dir, f"{exp.key}_cost.png")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    Xt, yt, Xd, yd = data
+    if Xt.shape[1] == 2:
+        fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 3.2), squeeze=False)
+        lo, hi = Xt.min(0) - 0.5, Xt.max(0) + 0.5
+        gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
+        grid = np.c_[gx.ravel(), gy.ravel()]
+        for ax, r in zip(axes[0], results):
+            ax.contourf(gx, gy, r.model.predict(grid).reshape(gx.shape), alpha=0.3, cmap="coolwarm")
+            ax.scatter(Xt[:, 0], Xt[:, 1], c=yt, s=8, cmap="coolwarm", edgecolors="k", linewidths=0.2)
+            ax.set_title(f"{r.name}\ndev acc {r.dev_acc:.2f}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        path = os.path.join(out_dir, f"{exp.key}_boundaries.png")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def experiments(keys, backend, out_dir, compare_ref, out):
+    from .experiments import EXPERIMENTS, run_experiment
+    written = []
+    for key in keys:
+        exp = EXPERIMENTS[key]
+        data, results = run_experiment(exp, backend, compare_ref)
+        print(f"\n{exp.title}", file=out)
+        head = f"  {'run':<34}{'train acc':>10}{'dev acc':>9}{'cost':>9}{'epochs':>8}{backend + ' s':>9}"
+        if compare_ref:
+            head += f"{'ref s':>8}{'speedup':>9}"
+        print(head, file=out)
+        for r in results:
+            line = (f"  {r.name:<34}{r.train_acc:>10.3f}{r.dev_acc:>9.3f}{r.cost:>9.4f}{r.epochs:>8}"
+                    f"{r.seconds:>9.2f}")
+            if r.ref_seconds is not None:
+                line += f"{r.ref_seconds:>8.2f}{r.ref_seconds / r.seconds:>8.1f}x"
+            print(line, file=out)
+        if out_dir:
+            written += _plots(out_dir, exp, data, results)
+    if written:
+        print(f"\nplots: {', '.join(written)}", file=out)
+    elif out_dir:
+        print("\n(no plots: install matplotlib, e.g. pip install 'fastnn-numba[plots]')", file=out)
+
+
 def main(argv=None):
+    from .experiments import EXPERIMENTS
     parser = argparse.ArgumentParser(
         prog="python -m fastnn",
-        description="Check fastnn's backends against the NumPy reference and time cpu vs ref.")
-    parser.add_argument("--backend", action="append", choices=["ref", "cpu", "cuda"],
-                        help="backend to check (repeatable; default: every available one)")
-    parser.add_argument("--skip-check", action="store_true", help="only print the speed table")
-    parser.add_argument("--skip-speed", action="store_true", help="only check the backends")
-    parser.add_argument("--quick", action="store_true", help="fewer shapes and shorter timings")
+        description="Run the course's experiments (initialization, regularization, optimization, digits) "
+                    "on embedded data and print a table for each; optionally check the kernels against "
+                    "the NumPy reference and time them.")
+    parser.add_argument("experiment", nargs="*", choices=[[], *EXPERIMENTS], default=[],
+                        help=f"experiments to run (default: all of {', '.join(EXPERIMENTS)})")
+    parser.add_argument("--backend", choices=["ref", "cpu", "cuda"], default="cpu",
+                        help="backend to train with (default: cpu)")
+    parser.add_argument("--no-ref", action="store_true", help="do not time each run again on the ref backend")
+    parser.add_argument("--out", default="fastnn-out", help="folder for PNG plots (default: fastnn-out); "
+                        "plots need matplotlib")
+    parser.add_argument("--no-plots", action="store_true", help="tables only")
+    parser.add_argument("--check", action="store_true",
+                        help="check every kernel of every available backend against ref, then exit")
+    parser.add_argument("--speed", action="store_true", help="print the cpu vs ref kernel speed table, then exit")
+    parser.add_argument("--quick", action="store_true", help="with --speed: fewer shapes, shorter timings")
     args = parser.parse_args(argv)
     out = sys.stdout
-    backends = args.backend or [b for b in available_backends() if b != "ref"]
     import numba
-    print(f"fastnn on {platform.machine()} {platform.processor() or ''}, Python {platform.python_version()}, "
-          f"NumPy {np.__version__}, numba {numba.__version__}, {numba.get_num_threads()} threads; "
+    print(f"fastnn on {platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}, "
+          f"numba {numba.__version__}, {numba.get_num_threads()} threads; "
           f"available backends: {', '.join(available_backends())}", file=out)
-    failures = 0
-    if not args.skip_check:
-        t0 = time.perf_counter()
-        failures = check(backends, out)
-        print(f"checked in {time.perf_counter() - t0:.1f} s (includes compilation): "
-              f"{'all within tolerance' if not failures else f'{failures} FAILED'}", file=out)
-    if not args.skip_speed:
-        speed(out, quick=args.quick)
-    return 1 if failures else 0
+    if args.check or args.speed:
+        failures = 0
+        if args.check:
+            t0 = time.perf_counter()
+            failures = check([b for b in available_backends() if b != "ref"], out)
+            print(f"checked in {time.perf_counter() - t0:.1f} s (includes compilation): "
+                  f"{'all within tolerance' if not failures else f'{failures} FAILED'}", file=out)
+        if args.speed:
+            speed(out, quick=args.quick)
+        return 1 if failures else 0
+    t0 = time.perf_counter()
+    experiments(args.experiment or list(EXPERIMENTS), args.backend, None if args.no_plots else args.out,
+                not args.no_ref, out)
+    print(f"\ntotal {time.perf_counter() - t0:.1f} s", file=out)
+    return 0
 
 
 if __name__ == "__main__":
