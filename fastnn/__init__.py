@@ -4,7 +4,7 @@ Networks", for people who write their networks in NumPy.
 Importing compiles nothing: kernels compile on first use per dtype (and are
 cached on disk).
 """
-from . import data, datasets, init, io, schedules, testing  # noqa: F401
+from . import data, datasets, init, io, schedules, testing, tune  # noqa: F401
 from ._backend import available_backends, get_backend, set_backend, use_backend  # noqa: F401
 from .activations import activation_backward, activation_forward, sigmoid  # noqa: F401
 from .batchnorm import BatchNormOutput, batchnorm_backward, batchnorm_forward  # noqa: F401

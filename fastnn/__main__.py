@@ -125,10 +125,32 @@ def _plots(out_dir, exp, data, results):
     return written
 
 
+def search(out_dir, out):
+    from .experiments import run_search
+    t0 = time.perf_counter()
+    res = run_search()
+    print("\nHyperparameter search: digits MLP, lr ~ LogUniform(1e-4, 1e-1), beta1 ~ OneMinusLogUniform(0.8, "
+          "0.999);\n8 random trials, then 8 more in the ranges of the best 3 (coarse to fine), "
+          f"{time.perf_counter() - t0:.1f} s on a local process pool", file=out)
+    print("\n".join("  " + line for line in res.table(limit=10).splitlines()), file=out)
+    b = res.best
+    print(f"  best: lr={b['params']['lr']:.3g} beta1={b['params']['beta1']:.4g} dev error {b['metric']:.3f}; "
+          f"round 2 searched lr in [{res.rounds[-1]['lr'].low:.3g}, {res.rounds[-1]['lr'].high:.3g}]", file=out)
+    if out_dir:
+        import os
+        os.makedirs(out_dir, exist_ok=True)
+        path = res.plot(os.path.join(out_dir, "search.png"))
+        return [path] if path else []
+    return []
+
+
 def experiments(keys, backend, out_dir, compare_ref, out):
     from .experiments import EXPERIMENTS, run_experiment
     written = []
     for key in keys:
+        if key == "search":
+            written += search(out_dir, out)
+            continue
         exp = EXPERIMENTS[key]
         data, results = run_experiment(exp, backend, compare_ref)
         print(f"\n{exp.title}", file=out)
@@ -154,11 +176,13 @@ def main(argv=None):
     from .experiments import EXPERIMENTS
     parser = argparse.ArgumentParser(
         prog="python -m fastnn",
-        description="Run the course's experiments (initialization, regularization, optimization, digits) "
+        description="Run the course's experiments (initialization, regularization, optimization, digits, "
+                    "hyperparameter search) "
                     "on embedded data and print a table for each; optionally check the kernels against "
                     "the NumPy reference and time them.")
-    parser.add_argument("experiment", nargs="*", choices=[[], *EXPERIMENTS], default=[],
-                        help=f"experiments to run (default: all of {', '.join(EXPERIMENTS)})")
+    names = [*EXPERIMENTS, "search"]
+    parser.add_argument("experiment", nargs="*", choices=[[], *names], default=[],
+                        help=f"experiments to run (default: all of {', '.join(names)})")
     parser.add_argument("--backend", choices=["ref", "cpu", "cuda"], default="cpu",
                         help="backend to train with (default: cpu)")
     parser.add_argument("--no-ref", action="store_true", help="do not time each run again on the ref backend")
@@ -186,7 +210,7 @@ def main(argv=None):
             speed(out, quick=args.quick)
         return 1 if failures else 0
     t0 = time.perf_counter()
-    experiments(args.experiment or list(EXPERIMENTS), args.backend, None if args.no_plots else args.out,
+    experiments(args.experiment or names, args.backend, None if args.no_plots else args.out,
                 not args.no_ref, out)
     print(f"\ntotal {time.perf_counter() - t0:.1f} s", file=out)
     return 0

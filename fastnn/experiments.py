@@ -155,3 +155,23 @@ EXPERIMENTS = {
     "digits": Experiment("digits", "Digits (UCI optdigits 8x8): [64, 128, 64, 10], batch norm, dropout, Adam",
                          _digits_data, _digits_runs()),
 }
+
+
+# --- the fifth: hyperparameter search -------------------------------------------------
+
+def search_build(params, seed):
+    """The digits MLP for the search (module level: process pools pickle it)."""
+    layers = [Dense(64, 64, bias=False), BatchNorm(64), ReLU(), Dense(64, 10)]
+    model = Sequential(layers, dtype=np.float32, seed=seed)
+    return model, Adam(model.parameters(), lr=params["lr"], betas=(params["beta1"], 0.999))
+
+
+def run_search(executor=None, n_trials=8, epochs=8, seed=0, log=None):
+    """Random search over lr (log scale) and beta1 (1 - beta1 on a log scale),
+    then one coarse-to-fine round around the best 3, on the digits dev set."""
+    from . import tune
+    Xt, yt, Xd, yd = _digits_data()
+    objective = tune.make_objective(search_build, (Xt, yt), (Xd, yd), epochs=epochs, batch_size=64)
+    space = {"lr": tune.LogUniform(1e-4, 1e-1), "beta1": tune.OneMinusLogUniform(0.8, 0.999)}
+    return tune.coarse_to_fine(objective, space, rounds=2, n_trials=n_trials, top_k=3, seed=seed,
+                               executor=executor, metric="dev_error", mode="min", log=log)

@@ -1,0 +1,531 @@
+"""Hyperparameter search (course 2, week 3): random values on the right
+scale, coarse to fine, on one machine or many.
+
+- "Try random values, don't use a grid": with a grid, the important
+  hyperparameter (say the learning rate) only ever takes a few distinct
+  values; random sampling tries a new value of every hyperparameter in
+  every trial.
+- "An appropriate scale": ``LogUniform`` samples r uniformly in
+  [log10 low, log10 high] and uses 10^r (learning rates, L2 strengths);
+  ``OneMinusLogUniform`` does the same for 1 - beta (averaging coefficients,
+  whose sensitivity grows as beta approaches 1).
+- "Coarse to fine": ``coarse_to_fine`` narrows each range around the best
+  trials, in each range's own scale, and samples again.
+- "Pandas vs caviar": ``random_search`` runs many models in parallel on any
+  ``concurrent.futures.Executor`` (a local process pool by default, a Dask
+  cluster with ``distributed.Client(...).get_executor()``); babysitting one
+  model is ``resume`` + ``fit`` with a changed learning rate.
+
+Every trial's result is appended to a JSON-lines log as soon as it ends;
+``resume=True`` skips the trials already there, so an interrupted search
+loses at most the trials in flight. A trial that raises or returns a
+non-finite metric is recorded as failed and the search goes on.
+"""
+import concurrent.futures as cf
+import json
+import math
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+# --- search spaces ---------------------------------------------------------------
+
+
+class Dimension:
+    """One hyperparameter's range. ``to_unit``/``from_unit`` map values to
+    [0, 1] in the range's own scale; ``narrowed`` gives a sub-range."""
+    scale = "linear"
+
+    def sample(self, rng):
+        return self.from_unit(rng.random())
+
+    def narrowed(self, values, margin=0.1):
+        """A range of the same kind spanning ``values`` plus ``margin`` (in unit
+        coordinates of this range) on each side, clipped to this range."""
+        u = [self.to_unit(v) for v in values]
+        lo, hi = max(0.0, min(u) - margin), min(1.0, max(u) + margin)
+        if hi - lo < 1e-9:
+            hi = min(1.0, lo + 1e-6)
+            lo = max(0.0, hi - 1e-6)
+        return type(self)(self.from_unit(lo), self.from_unit(hi))
+
+    def log_axis(self):
+        return False
+
+
+def _bounds(name, low, high):
+    for v in (low, high):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+            raise ValueError(f"{name}: bounds must be finite numbers, got ({low!r}, {high!r})")
+    if not low < high:
+        raise ValueError(f"{name}: low must be < high, got low={low}, high={high}")
+    return float(low), float(high)
+
+
+class Uniform(Dimension):
+    """A float uniform in [low, high]."""
+
+    def __init__(self, low, high):
+        self.low, self.high = _bounds("Uniform", low, high)
+
+    def to_unit(self, v):
+        return (v - self.low) / (self.high - self.low)
+
+    def from_unit(self, u):
+        return self.low + u * (self.high - self.low)
+
+    def __repr__(self):
+        return f"Uniform({self.low:g}, {self.high:g})"
+
+
+class LogUniform(Dimension):
+    """10^r with r uniform in [log10 low, log10 high]: the course's recipe for
+    learning rates (as many samples in [1e-4, 1e-3] as in [1e-1, 1])."""
+    scale = "log"
+
+    def __init__(self, low, high):
+        low, high = _bounds("LogUniform", low, high)
+        if low <= 0:
+            raise ValueError(f"LogUniform: bounds must be > 0 on a log scale, got low={low}")
+        self.low, self.high = low, high
+
+    def to_unit(self, v):
+        return (math.log10(v) - math.log10(self.low)) / (math.log10(self.high) - math.log10(self.low))
+
+    def from_unit(self, u):
+        return 10 ** (math.log10(self.low) + u * (math.log10(self.high) - math.log10(self.low)))
+
+    def log_axis(self):
+        return True
+
+    def __repr__(self):
+        return f"LogUniform({self.low:g}, {self.high:g})"
+
+
+class OneMinusLogUniform(Dimension):
+    """beta in [low, high] with 1 - beta log-uniform: for averaging
+    coefficients such as Adam's beta1 in [0.9, 0.999] (the average spans
+    ~1/(1 - beta) values, so 0.999 vs 0.9995 matters as much as 0.9 vs 0.95)."""
+    scale = "one_minus_log"
+
+    def __init__(self, low, high):
+        low, high = _bounds("OneMinusLogUniform", low, high)
+        if not (0 < low and high < 1):
+            raise ValueError(f"OneMinusLogUniform: bounds must lie in (0, 1), got ({low}, {high})")
+        self.low, self.high = low, high
+        self._inner = LogUniform(1 - high, 1 - low)
+
+    def to_unit(self, v):
+        return 1 - self._inner.to_unit(1 - v)
+
+    def from_unit(self, u):
+        return 1 - self._inner.from_unit(1 - u)
+
+    def log_axis(self):
+        return True
+
+    def __repr__(self):
+        return f"OneMinusLogUniform({self.low:g}, {self.high:g})"
+
+
+class IntUniform(Dimension):
+    """An int uniform in [low, high], both included (e.g. hidden units)."""
+    scale = "int"
+
+    def __init__(self, low, high):
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (low, high)):
+            raise ValueError(f"IntUniform: bounds must be ints, got ({low!r}, {high!r})")
+        if not low < high:
+            raise ValueError(f"IntUniform: low must be < high, got low={low}, high={high}")
+        self.low, self.high = int(low), int(high)
+
+    def sample(self, rng):
+        return int(rng.integers(self.low, self.high + 1))
+
+    def to_unit(self, v):
+        return (v - self.low) / (self.high - self.low)
+
+    def from_unit(self, u):
+        return int(round(self.low + u * (self.high - self.low)))
+
+    def narrowed(self, values, margin=0.1):
+        span = max(1, int(round(margin * (self.high - self.low))))
+        lo, hi = max(self.low, min(values) - span), min(self.high, max(values) + span)
+        return IntUniform(lo, hi) if lo < hi else IntUniform(max(self.low, hi - 1), max(self.low + 1, hi))
+
+    def __repr__(self):
+        return f"IntUniform({self.low}, {self.high})"
+
+
+class Choice(Dimension):
+    """One of a list of options (any JSON-serialisable values)."""
+    scale = "choice"
+
+    def __init__(self, options):
+        options = list(options)
+        if not options:
+            raise ValueError("Choice needs at least one option")
+        self.options = options
+
+    def sample(self, rng):
+        return self.options[int(rng.integers(len(self.options)))]
+
+    def narrowed(self, values, margin=0.1):
+        kept = [o for o in self.options if o in values]
+        return Choice(kept or self.options)
+
+    def __repr__(self):
+        return f"Choice({self.options!r})"
+
+
+def check_space(space):
+    """Validate a space (dict name -> Dimension) before any trial runs."""
+    if not isinstance(space, dict) or not space:
+        raise ValueError("space must be a non-empty dict of name -> Dimension")
+    for name, dim in space.items():
+        if not isinstance(name, str):
+            raise ValueError(f"space keys must be strings, got {name!r}")
+        if not isinstance(dim, Dimension):
+            raise TypeError(f"space[{name!r}] must be a fastnn.tune Dimension (Uniform, LogUniform, ...), "
+                            f"got {type(dim).__name__}")
+    return space
+
+
+def sample_trials(space, n_trials, seed, first_id=0):
+    """Reproducible trials: ``SeedSequence(seed).spawn`` gives one child per
+    trial, which draws the trial's hyperparameters and its own seed."""
+    check_space(space)
+    children = np.random.SeedSequence(seed).spawn(first_id + n_trials)[first_id:]
+    trials = []
+    for i, child in enumerate(children):
+        rng = np.random.default_rng(child)
+        params = {name: _plain(dim.sample(rng)) for name, dim in space.items()}
+        trials.append({"id": first_id + i, "params": params, "seed": int(child.generate_state(1)[0])})
+    return trials
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+# --- running trials --------------------------------------------------------------
+
+def _run_trial(objective, trial, metric):
+    """Run one trial; never raises (errors become a failed record)."""
+    t0 = time.perf_counter()
+    record = {**trial, "metric": None, "extra": {}, "status": "ok", "error": None}
+    try:
+        result = objective(dict(trial["params"]), trial["seed"])
+        if isinstance(result, dict):
+            if metric not in result:
+                raise KeyError(f"objective returned {sorted(result)}, no {metric!r}")
+            value = float(result[metric])
+            record["extra"] = {k: _plain(v) for k, v in result.items() if k != metric}
+        else:
+            value = float(result)
+        if not math.isfinite(value):
+            raise FloatingPointError(f"the metric is {value}")
+        record["metric"] = value
+    except Exception as exc:                                   # recorded, the search goes on
+        record["status"] = "failed"
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        record["traceback"] = traceback.format_exc(limit=5)
+    record["time"] = time.perf_counter() - t0
+    return record
+
+
+def _worker_init(threads):
+    # spawned workers import numba after this, so the cap applies to its pool
+    os.environ["NUMBA_NUM_THREADS"] = str(threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
+
+
+def warm_cache():
+    """Compile every cpu kernel for float32 and float64 into numba's on-disk
+    cache, so worker processes load kernels instead of compiling them."""
+    from .cases import CASES
+    from .kernels import cpu
+    for case in CASES.values():
+        for dt in (np.float32, np.float64):
+            case.run(cpu, case.args(case.tiny, dt))
+
+
+def local_executor(workers=None, threads_per_worker=None):
+    """A process pool on this machine's cores, numba threads capped per worker
+    (workers x threads <= cores), processes started with ``spawn`` (forking a
+    process whose OpenMP pool is running can deadlock)."""
+    import multiprocessing
+    cores = os.cpu_count() or 1
+    workers = workers or cores
+    threads = threads_per_worker or max(1, cores // workers)
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=_worker_init, initargs=(threads,))
+
+
+class SerialExecutor(cf.Executor):
+    """Runs each submitted call at once, in this process (for debugging and tests)."""
+
+    def submit(self, fn, *args, **kwargs):
+        future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+# --- results ---------------------------------------------------------------------
+
+@dataclass
+class SearchResult:
+    """Every trial record (dicts: id, round, params, seed, metric, extra, time,
+    status, error), sorted best first; ``mode`` says whether lower or higher
+    metrics are better."""
+    trials: List[Dict[str, Any]]
+    space: Dict[str, Dimension]
+    metric: str = "metric"
+    mode: str = "min"
+    rounds: List[Dict[str, Dimension]] = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return [t for t in self.trials if t["status"] == "ok"]
+
+    @property
+    def failed(self):
+        return [t for t in self.trials if t["status"] != "ok"]
+
+    @property
+    def best(self):
+        """The best successful trial's record (None if every trial failed)."""
+        ok = self.ok
+        return ok[0] if ok else None
+
+    def table(self, limit=None):
+        """The trials as a text table, best first, failed ones last."""
+        names = list(self.space)
+        head = f"{'trial':>5} {'round':>5}  " + "".join(f"{n:>14}" for n in names) + \
+            f"{self.metric:>12}{'time s':>9}  status"
+        lines = [head]
+        for t in self.trials[:limit]:
+            vals = "".join(f"{_fmt(t['params'][n]):>14}" for n in names)
+            m = "" if t["metric"] is None else f"{t['metric']:.4f}"
+            status = t["status"] if t["status"] == "ok" else f"failed: {t['error']}"[:60]
+            lines.append(f"{t['id']:>5} {t.get('round', 0):>5}  {vals}{m:>12}{t['time']:>9.2f}  {status}")
+        return "\n".join(lines)
+
+    def plot(self, path):
+        """Metric against each hyperparameter (log axes on log scales), as PNG.
+        Returns the path, or None without matplotlib."""
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return None
+        ok = self.ok
+        names = [n for n, d in self.space.items() if not isinstance(d, Choice)]
+        fig, axes = plt.subplots(1, max(1, len(names)), figsize=(4 * max(1, len(names)), 3.2), squeeze=False)
+        for ax, name in zip(axes[0], names):
+            dim = self.space[name]
+            x = np.array([t["params"][name] for t in ok], dtype=float)
+            y = np.array([t["metric"] for t in ok])
+            if isinstance(dim, OneMinusLogUniform):
+                ax.scatter(1 - x, y, c=[t.get("round", 0) for t in ok], cmap="viridis")
+                ax.set_xscale("log")
+                ax.set_xlabel(f"1 - {name}")
+            else:
+                ax.scatter(x, y, c=[t.get("round", 0) for t in ok], cmap="viridis")
+                if dim.log_axis():
+                    ax.set_xscale("log")
+                ax.set_xlabel(name)
+            ax.set_ylabel(self.metric)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+
+def _fmt(v):
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _sort(records, mode):
+    sign = 1 if mode == "min" else -1
+    return sorted(records, key=lambda t: (t["status"] != "ok", sign * (t["metric"] or 0.0), t["id"]))
+
+
+def _read_log(path):
+    done = {}
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue                    # a line cut by a crash: that trial runs again
+                done[rec["id"]] = rec
+    return done
+
+
+def _run_all(objective, trials, metric, executor, log, resume):
+    """Submit every trial not already in the log; append each record as it ends."""
+    done = _read_log(log) if resume else {}
+    if log and not resume and os.path.exists(log):
+        raise FileExistsError(f"{log} exists: pass resume=True to continue that search, or another path")
+    records = []
+    pending = []
+    for trial in trials:
+        previous = done.get(trial["id"])
+        if previous is not None and previous.get("params") == trial["params"]:
+            records.append(previous)
+        else:
+            pending.append(trial)
+    own = executor is None
+    if own:
+        executor = local_executor() if len(pending) > 1 and (os.cpu_count() or 1) > 1 else SerialExecutor()
+        if not isinstance(executor, SerialExecutor):
+            warm_cache()
+    try:
+        futures = {executor.submit(_run_trial, objective, t, metric): t for t in pending}
+        order = cf.as_completed(futures) if all(isinstance(f, cf.Future) for f in futures) else futures
+        for fut in order:
+            rec = fut.result()
+            rec["round"] = futures[fut].get("round", 0)
+            records.append(rec)
+            if log:
+                with open(log, "a") as f:
+                    f.write(json.dumps({k: v for k, v in rec.items() if k != "traceback"}) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+    finally:
+        if own:
+            executor.shutdown()
+    return records
+
+
+def random_search(objective, space, n_trials, seed=0, executor=None, metric="metric", mode="min",
+                  log=None, resume=False):
+    """Random search: ``n_trials`` points sampled from ``space`` (on each
+    dimension's scale), evaluated by ``objective(params, seed)``.
+
+    Parameters
+    ----------
+    objective : callable ``(params: dict, seed: int) -> float | dict``; with a
+        dict, ``metric`` names the entry to optimise. Must be picklable for
+        process pools (a module-level function, or ``make_objective``).
+    space : dict name -> Dimension (Uniform, LogUniform, OneMinusLogUniform,
+        IntUniform, Choice); checked before any trial runs
+    n_trials : int
+    seed : int; the same seed samples the same trials with the same seeds
+    executor : any ``concurrent.futures.Executor`` (only ``submit`` and
+        ``result`` are used); default: a process pool on the local cores
+    mode : "min" (a cost or error) or "max" (an accuracy)
+    log : path of a JSON-lines log, one record per finished trial
+    resume : with ``log``, skip the trials already recorded there
+
+    Returns
+    -------
+    SearchResult: ``.best``, ``.table()``, ``.plot(path)``, ``.trials``
+    """
+    check_space(space)
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ValueError(f"n_trials must be a positive int, got {n_trials!r}")
+    trials = sample_trials(space, n_trials, seed)
+    records = _run_all(objective, trials, metric, executor, log, resume)
+    return SearchResult(_sort(records, mode), space, metric, mode, [space])
+
+
+def coarse_to_fine(objective, space, rounds=2, n_trials=10, top_k=3, seed=0, executor=None, metric="metric",
+                   mode="min", log=None, resume=False, margin=0.1):
+    """Random search in rounds: after each round, every dimension is narrowed
+    to the range spanned by the ``top_k`` best trials so far (plus ``margin``
+    of the current range on each side, in the dimension's own scale), and
+    ``n_trials`` new points are sampled there. Trial ids run on across rounds.
+    """
+    check_space(space)
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive int, got {rounds!r}")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"top_k must be a positive int, got {top_k!r}")
+    records, spaces, current = [], [], dict(space)
+    for r in range(rounds):
+        spaces.append(current)
+        trials = sample_trials(current, n_trials, seed, first_id=r * n_trials)
+        for t in trials:
+            t["round"] = r
+        records += _run_all(objective, trials, metric, executor, log, resume or r > 0)
+        best = [t for t in _sort(records, mode) if t["status"] == "ok"][:top_k]
+        if not best:
+            break
+        current = {name: dim.narrowed([t["params"][name] for t in best], margin) for name, dim in current.items()}
+    return SearchResult(_sort(records, mode), space, metric, mode, spaces)
+
+
+def grid_search(objective, grid, executor=None, metric="metric", mode="min", log=None, resume=False, seed=0):
+    """Every combination of ``grid`` (dict name -> list of values), for comparison.
+
+    Prefer ``random_search``: with n values per hyperparameter a grid spends
+    n^d trials but tries only n distinct values of the hyperparameter that
+    matters most; random search tries a fresh value of every hyperparameter in
+    every trial, and you rarely know in advance which ones matter.
+    """
+    import itertools
+    if not isinstance(grid, dict) or not grid or not all(len(list(v)) for v in grid.values()):
+        raise ValueError("grid must be a non-empty dict of name -> non-empty list of values")
+    names = list(grid)
+    combos = list(itertools.product(*[list(grid[n]) for n in names]))
+    seeds = np.random.SeedSequence(seed).spawn(len(combos))
+    trials = [{"id": i, "params": {n: _plain(v) for n, v in zip(names, combo)},
+               "seed": int(s.generate_state(1)[0])} for i, (combo, s) in enumerate(zip(combos, seeds))]
+    records = _run_all(objective, trials, metric, executor, log, resume)
+    space = {n: Choice(grid[n]) for n in names}
+    return SearchResult(_sort(records, mode), space, metric, mode, [space])
+
+
+# --- objectives from models -----------------------------------------------------------
+
+class make_objective:
+    """An objective from a model factory and data: build, fit, score on dev.
+
+    ``build(params, seed) -> (model, optimizer)`` must be a module-level
+    function (picklable). The objective fits on ``train`` for ``epochs`` and
+    returns ``{"dev_error": ..., "dev_cost": ..., "train_error": ...}``;
+    search with ``metric="dev_error"`` (the default of this helper's users).
+    """
+
+    def __init__(self, build, train, dev, epochs=10, batch_size=64):
+        self.build, self.train, self.dev = build, train, dev
+        self.epochs, self.batch_size = epochs, batch_size
+
+    def __call__(self, params, seed):
+        model, optimizer = self.build(params, seed)
+        model.fit(*self.train, optimizer=optimizer, epochs=self.epochs, batch_size=self.batch_size,
+                  seed=seed, verbose=False)
+        dev = model.evaluate(*self.dev)
+        train = model.evaluate(*self.train)
+        return {"dev_error": 1 - dev["accuracy"], "dev_cost": dev["cost"], "train_error": 1 - train["accuracy"]}
+
+
+def resume(path, lr=None, backend=None):
+    """Babysitting ("pandas"): load a checkpoint with its optimizer, optionally
+    with a new learning rate, to continue ``fit`` from where it stopped."""
+    from .checkpoint import load
+    model, optimizer = load(path, with_optimizer=True, backend=backend)
+    if optimizer is None:
+        raise ValueError(f"{path} has no optimizer state; save it with model.save(path, optimizer=opt)")
+    if lr is not None:
+        optimizer.lr = lr
+    return model, optimizer

@@ -1,0 +1,147 @@
+"""Hyperparameter search: scales, reproducibility, failures, resumable logs,
+coarse to fine, executors (process pool, Dask), and bad spaces."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import tune
+
+from .tune_objectives import bowl, digits_model, sometimes_fails
+
+SPACE = {"lr": tune.LogUniform(1e-4, 1.0), "beta": tune.OneMinusLogUniform(0.9, 0.999)}
+
+
+def test_scales_sample_uniformly_in_their_own_coordinates():
+    rng = np.random.default_rng(0)
+    lr = np.array([tune.LogUniform(1e-4, 1).sample(rng) for _ in range(20000)])
+    # a quarter of the samples in each decade
+    counts = np.histogram(np.log10(lr), bins=[-4, -3, -2, -1, 0])[0] / lr.size
+    np.testing.assert_allclose(counts, 0.25, atol=0.02)
+    beta = np.array([tune.OneMinusLogUniform(0.9, 0.999).sample(rng) for _ in range(20000)])
+    assert beta.min() >= 0.9 and beta.max() <= 0.999
+    # as many in [0.9, 0.99] as in [0.99, 0.999]
+    assert abs(np.mean(beta < 0.99) - 0.5) < 0.02
+    units = [tune.IntUniform(2, 4).sample(rng) for _ in range(3000)]
+    assert set(units) == {2, 3, 4}
+    assert tune.Choice(["a", "b"]).sample(rng) in ("a", "b")
+
+
+def test_same_seed_same_trials_and_results():
+    a = tune.random_search(bowl, SPACE, 8, seed=3, executor=tune.SerialExecutor())
+    b = tune.random_search(bowl, SPACE, 8, seed=3, executor=tune.SerialExecutor())
+    assert [(t["id"], t["params"], t["metric"]) for t in a.trials] == \
+           [(t["id"], t["params"], t["metric"]) for t in b.trials]
+    c = tune.random_search(bowl, SPACE, 8, seed=4, executor=tune.SerialExecutor())
+    assert [t["params"] for t in a.trials] != [t["params"] for t in c.trials]
+    assert a.best["metric"] == min(t["metric"] for t in a.trials)
+    assert "lr" in a.table() and "status" in a.table()
+
+
+def test_failures_are_recorded_and_search_goes_on(tmp_path):
+    res = tune.random_search(sometimes_fails, {"lr": tune.LogUniform(1e-4, 1.0)}, 20, seed=0,
+                             executor=tune.SerialExecutor(), metric="dev_error", log=tmp_path / "log.jsonl")
+    errors = {t["error"].split(":")[0] for t in res.failed}
+    assert errors == {"RuntimeError", "FloatingPointError"}
+    assert len(res.ok) + len(res.failed) == 20 and res.ok
+    assert all(t["status"] == "ok" for t in res.trials[:len(res.ok)])      # failed ones last
+    assert res.best["extra"] == {"train_error": 0.0}
+    lines = (tmp_path / "log.jsonl").read_text().splitlines()
+    assert len(lines) == 20 and all(json.loads(line)["id"] in range(20) for line in lines)
+
+
+def test_resume_skips_logged_trials(tmp_path):
+    log = tmp_path / "search.jsonl"
+    full = tune.random_search(bowl, SPACE, 10, seed=1, executor=tune.SerialExecutor(), log=log)
+    # an interrupted search: the log has 6 complete records and half of a 7th
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines[:6]) + "\n" + lines[6][:20])
+    calls = []
+
+    def counting(params, seed):
+        calls.append(params)
+        return bowl(params, seed)
+
+    resumed = tune.random_search(counting, SPACE, 10, seed=1, executor=tune.SerialExecutor(), log=log,
+                                 resume=True)
+    assert len(calls) == 4                                       # only the unfinished trials ran
+    assert [t["metric"] for t in resumed.trials] == [t["metric"] for t in full.trials]
+    with pytest.raises(FileExistsError, match="resume=True"):
+        tune.random_search(bowl, SPACE, 2, seed=1, executor=tune.SerialExecutor(), log=log)
+
+
+def test_coarse_to_fine_narrows_around_the_best():
+    res = tune.coarse_to_fine(bowl, SPACE, rounds=3, n_trials=12, top_k=3, seed=0,
+                              executor=tune.SerialExecutor())
+    assert len(res.trials) == 36 and {t["round"] for t in res.trials} == {0, 1, 2}
+    first, last = res.rounds[0]["lr"], res.rounds[-1]["lr"]
+    assert last.low >= first.low and last.high <= first.high
+    # narrower on the log scale, and still containing the optimum region
+    assert math.log10(last.high / last.low) < 0.6 * math.log10(first.high / first.low)
+    # later rounds sample where the good trials were: their typical trial is much better
+    median = [np.median([t["metric"] for t in res.trials if t["round"] == r]) for r in range(3)]
+    assert median[2] < 0.2 * median[0]
+    assert abs(math.log10(res.best["params"]["lr"]) + 2.5) < 0.3
+    beta_last = res.rounds[-1]["beta"]
+    assert isinstance(beta_last, tune.OneMinusLogUniform) and 0.9 <= beta_last.low < beta_last.high <= 0.999
+
+
+def test_grid_search_covers_the_grid():
+    res = tune.grid_search(bowl, {"lr": [1e-3, 1e-2], "beta": [0.9, 0.99, 0.999]}, executor=tune.SerialExecutor())
+    assert sorted((t["params"]["lr"], t["params"]["beta"]) for t in res.trials) == \
+        sorted((a, b) for a in (1e-3, 1e-2) for b in (0.9, 0.99, 0.999))
+    assert "random search" in tune.grid_search.__doc__
+
+
+def test_bad_dimensions():
+    for make, match in [(lambda: tune.LogUniform(0.0, 1.0), "must be > 0 on a log scale"),
+                        (lambda: tune.Uniform(2, 1), "low must be < high"),
+                        (lambda: tune.LogUniform(1e-3, 1e-3), "low must be < high"),
+                        (lambda: tune.OneMinusLogUniform(0.9, 1.0), r"must lie in \(0, 1\)"),
+                        (lambda: tune.OneMinusLogUniform(0.0, 0.9), r"must lie in \(0, 1\)"),
+                        (lambda: tune.IntUniform(1.5, 3), "must be ints"),
+                        (lambda: tune.Choice([]), "at least one option")]:
+        with pytest.raises(ValueError, match=match):
+            make()
+    calls = []
+    with pytest.raises(TypeError, match=r"space\['lr'\] must be a fastnn.tune Dimension"):
+        tune.random_search(lambda p, s: calls.append(p) or 0.0, {"lr": (1e-4, 1)}, 3,
+                           executor=tune.SerialExecutor())
+    assert calls == []
+
+
+def test_process_pool_matches_serial():
+    serial = tune.random_search(bowl, SPACE, 6, seed=5, executor=tune.SerialExecutor())
+    with tune.local_executor(workers=2) as ex:
+        pooled = tune.random_search(bowl, SPACE, 6, seed=5, executor=ex)
+    assert [(t["id"], t["metric"]) for t in pooled.trials] == [(t["id"], t["metric"]) for t in serial.trials]
+
+
+def test_dask_local_cluster_matches_serial():
+    distributed = pytest.importorskip("distributed")
+    serial = tune.random_search(bowl, SPACE, 6, seed=6, executor=tune.SerialExecutor())
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        res = tune.random_search(bowl, SPACE, 6, seed=6, executor=client.get_executor())
+    assert [(t["id"], t["params"], t["metric"]) for t in res.trials] == \
+           [(t["id"], t["params"], t["metric"]) for t in serial.trials]
+
+
+def test_model_objective_and_babysitting(tmp_path):
+    X, y = fastnn.datasets.load_digits()
+    Xt, yt, Xd, yd = X[:400] / 16, y[:400], X[400:600] / 16, y[400:600]
+    objective = tune.make_objective(digits_model, (Xt, yt), (Xd, yd), epochs=3)
+    res = tune.random_search(objective, {"lr": tune.LogUniform(1e-4, 1e-1),
+                                         "beta1": tune.OneMinusLogUniform(0.8, 0.99)}, 4, seed=0,
+                             executor=tune.SerialExecutor(), metric="dev_error")
+    assert res.best["metric"] < 0.5 and "train_error" in res.best["extra"]
+    # pandas: save, resume with a lower learning rate, keep training
+    model, opt = digits_model(res.best["params"], 0)
+    model.fit(Xt, yt, optimizer=opt, epochs=2, verbose=False)
+    model.save(tmp_path / "baby.npz", optimizer=opt)
+    model2, opt2 = tune.resume(tmp_path / "baby.npz", lr=opt.lr / 10)
+    assert opt2.lr == pytest.approx(opt.lr / 10) and opt2.t == opt.t
+    model2.fit(Xt, yt, optimizer=opt2, epochs=1, verbose=False)
+    assert model2.evaluate(Xd, yd)["accuracy"] > 0.5
