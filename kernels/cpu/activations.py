@@ -1,47 +1,16 @@
 """Elementwise activations, cpu. The math is in ``kernels/ref/activations.py``.
 
-``act`` and ``dact`` are scalar helpers shared by the fused dense epilogue;
-the branch on the integer code is loop-invariant, so LLVM unswitches it out
-of the element loop.
+``act`` and ``dact`` (``kernels/scalar.py``) are the per-element helpers,
+also used by the fused dense epilogue; the branch on the integer code is
+loop-invariant, so LLVM unswitches it out of the element loop.
 """
-import numpy as np
-
-from ..codes import LEAKY_RELU, RELU, SIGMOID, TANH
+from .. import scalar
 from ._jit import kernel, prange
 
 
-@kernel
-def act(z, code, alpha):
-    """f(z) for one element; every constant has z's type."""
-    zero = type(z)(0)
-    one = type(z)(1)
-    if code == RELU:
-        return z if z > zero else zero
-    if code == LEAKY_RELU:
-        return z if z > zero else alpha * z
-    if code == SIGMOID:
-        # exp(-|z|) never overflows; choose the form that does not cancel
-        e = np.exp(-abs(z))
-        return one / (one + e) if z >= zero else e / (one + e)
-    if code == TANH:
-        return np.tanh(z)
-    return z
-
-
-@kernel
-def dact(out, code, alpha):
-    """f'(z) for one element, from the forward output out = f(z)."""
-    zero = type(out)(0)
-    one = type(out)(1)
-    if code == RELU:
-        return one if out > zero else zero
-    if code == LEAKY_RELU:
-        return one if out > zero else alpha
-    if code == SIGMOID:
-        return out * (one - out)
-    if code == TANH:
-        return one - out * out
-    return one
+# f(z) and f'(z) per element: one body shared with the cuda backend
+act = kernel(scalar.act)
+dact = kernel(scalar.dact)
 
 
 @kernel(parallel=True)

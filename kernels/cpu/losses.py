@@ -6,7 +6,11 @@ are no shared accumulators and results do not depend on the thread count.
 """
 import numpy as np
 
+from .. import scalar
 from ._jit import kernel, prange
+
+# exp(z - max) of a row into probs, returning (sum, max): shared with the cuda backend
+_row_softmax = kernel(scalar.row_softmax)
 
 
 @kernel(parallel=True)
@@ -14,14 +18,7 @@ def softmax_forward(probs, logits):
     """probs = softmax(logits), row-wise, shifted by the row max."""
     batch, k = logits.shape
     for i in prange(batch):
-        zmax = logits[i, 0]
-        for j in range(1, k):
-            zmax = max(zmax, logits[i, j])
-        s = type(zmax)(0)
-        for j in range(k):
-            e = np.exp(logits[i, j] - zmax)
-            probs[i, j] = e
-            s += e
+        s, zmax = _row_softmax(probs, logits, i)
         inv = type(zmax)(1) / s
         for j in range(k):
             probs[i, j] *= inv
@@ -33,14 +30,7 @@ def softmax_cross_entropy(loss, dlogits, probs, logits, labels):
     batch, k = logits.shape
     inv_m = type(logits[0, 0])(1) / type(logits[0, 0])(batch)
     for i in prange(batch):
-        zmax = logits[i, 0]
-        for j in range(1, k):
-            zmax = max(zmax, logits[i, j])
-        s = type(zmax)(0)
-        for j in range(k):
-            e = np.exp(logits[i, j] - zmax)
-            probs[i, j] = e
-            s += e
+        s, zmax = _row_softmax(probs, logits, i)
         inv = type(zmax)(1) / s
         for j in range(k):
             p = probs[i, j] * inv

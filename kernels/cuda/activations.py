@@ -1,43 +1,13 @@
 """Elementwise activations, cuda. Math: ``kernels/ref/activations.py``."""
-import math
-
 from numba import cuda
 
-from ..codes import LEAKY_RELU, RELU, SIGMOID, TANH
+from .. import scalar
 from ._launch import grid_1d, on_device
 
 
-@cuda.jit(device=True)
-def act(z, code, alpha):
-    """f(z) for one element; constants take z's type (no float64 in f32 code)."""
-    zero = type(z)(0)
-    one = type(z)(1)
-    if code == RELU:
-        return z if z > zero else zero
-    if code == LEAKY_RELU:
-        return z if z > zero else alpha * z
-    if code == SIGMOID:
-        e = math.exp(-abs(z))
-        return one / (one + e) if z >= zero else e / (one + e)
-    if code == TANH:
-        return math.tanh(z)
-    return z
-
-
-@cuda.jit(device=True)
-def dact(out, code, alpha):
-    """f'(z) for one element, from the forward output out = f(z)."""
-    zero = type(out)(0)
-    one = type(out)(1)
-    if code == RELU:
-        return one if out > zero else zero
-    if code == LEAKY_RELU:
-        return one if out > zero else alpha
-    if code == SIGMOID:
-        return out * (one - out)
-    if code == TANH:
-        return one - out * out
-    return one
+# f(z) and f'(z) per element: one body shared with the cpu backend
+act = cuda.jit(device=True)(scalar.act)
+dact = cuda.jit(device=True)(scalar.dact)
 
 
 @cuda.jit

@@ -10,22 +10,12 @@ import math
 
 from numba import cuda
 
+from .. import scalar
 from ._launch import grid_1d, on_device
 
 
-@cuda.jit(device=True)
-def _row_softmax(probs, logits, i):
-    # writes exp(z - max) into probs[i], returns (sum, max)
-    k = logits.shape[1]
-    zmax = logits[i, 0]
-    for j in range(1, k):
-        zmax = max(zmax, logits[i, j])
-    s = type(zmax)(0)
-    for j in range(k):
-        e = math.exp(logits[i, j] - zmax)
-        probs[i, j] = e
-        s += e
-    return s, zmax
+# exp(z - max) of a row into probs, returning (sum, max): shared with the cpu backend
+_row_softmax = cuda.jit(device=True)(scalar.row_softmax)
 
 
 @cuda.jit

@@ -1,0 +1,57 @@
+"""Per-element helpers shared by the cpu and cuda backends.
+
+Plain Python over scalars, written with ``math`` (which both targets
+support) and constants of the argument's own type, so one body compiles as
+an ``@njit`` function (``kernels/cpu``) and as a ``@cuda.jit(device=True)``
+function (``kernels/cuda``): the two backends cannot drift apart. The math
+they implement is documented in ``kernels/ref``.
+"""
+import math
+
+from .codes import LEAKY_RELU, RELU, SIGMOID, TANH
+
+
+def act(z, code, alpha):
+    """f(z) for one element; every constant has z's type (no float64 in f32 code)."""
+    zero = type(z)(0)
+    one = type(z)(1)
+    if code == RELU:
+        return z if z > zero else zero
+    if code == LEAKY_RELU:
+        return z if z > zero else alpha * z
+    if code == SIGMOID:
+        # exp(-|z|) never overflows; choose the form that does not cancel
+        e = math.exp(-abs(z))
+        return one / (one + e) if z >= zero else e / (one + e)
+    if code == TANH:
+        return math.tanh(z)
+    return z
+
+
+def dact(out, code, alpha):
+    """f'(z) for one element, from the forward output out = f(z)."""
+    zero = type(out)(0)
+    one = type(out)(1)
+    if code == RELU:
+        return one if out > zero else zero
+    if code == LEAKY_RELU:
+        return one if out > zero else alpha
+    if code == SIGMOID:
+        return out * (one - out)
+    if code == TANH:
+        return one - out * out
+    return one
+
+
+def row_softmax(probs, logits, i):
+    """Write exp(z - max z) of row i into probs[i]; return (sum, max)."""
+    k = logits.shape[1]
+    zmax = logits[i, 0]
+    for j in range(1, k):
+        zmax = max(zmax, logits[i, j])
+    s = type(zmax)(0)
+    for j in range(k):
+        e = math.exp(logits[i, j] - zmax)
+        probs[i, j] = e
+        s += e
+    return s, zmax
