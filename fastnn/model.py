@@ -287,7 +287,7 @@ class Sequential:
 
     # --- training -------------------------------------------------------------
     def fit(self, X, y, optimizer, epochs=1, batch_size=64, schedule=None, validation_data=None,
-            shuffle=True, seed=0, callbacks=(), verbose=None):
+            shuffle=True, seed=0, callbacks=(), verbose=None, compiled=None):
         """Mini-batch gradient descent with the course's partition.
 
         Each epoch shuffles (X, y) with a generator seeded by ``seed`` (unless
@@ -298,6 +298,12 @@ class Sequential:
 
         A NaN or infinite cost stops training with ``DivergenceError`` naming
         the epoch and batch. Returns a ``History``.
+
+        ``compiled``: run each step as one compiled call (forward, loss,
+        backward and update; ``fastnn.compiled``). ``None`` (default) does so
+        whenever the backend is cpu and every layer and the optimizer are
+        supported; ``False`` steps layer by layer. Both give the same results
+        to rounding.
         """
         if optimizer.params is not self._params:
             raise ValueError("optimizer was built for other parameters; use model.parameters()")
@@ -318,6 +324,20 @@ class Sequential:
         dense = {f"{i}.Dense": layer for i, layer in enumerate(self.layers) if isinstance(layer, Dense)}
         for name in dense:
             history.grad_norms[name] = []
+        from .compiled import CompiledStep, supported
+        if compiled is None:
+            compiled = supported(self, optimizer) is None
+        if compiled:
+            step_fn = CompiledStep(self, optimizer, min(batch_size, m))
+            dense_idx = np.array([i for i, layer in enumerate(self.layers) if isinstance(layer, Dense)], int)
+
+            def train(xb, yb):
+                cost = step_fn(xb, yb)
+                return cost, step_fn.gnorms[dense_idx]
+        else:
+            def train(xb, yb):
+                cost = self.train_step(xb, yb, optimizer)
+                return cost, np.array([float(np.linalg.norm(layer.grads["W"])) for layer in dense.values()])
         rng = np.random.default_rng(seed)
         progress = _Progress(epochs, verbose)
         step = 0
@@ -332,21 +352,20 @@ class Sequential:
                     xs, ys = x_all[perm], y_all[perm]
                 else:
                     xs, ys = x_all, y_all
-                total, norms = 0.0, {name: 0.0 for name in dense}
+                total, norms = 0.0, np.zeros(len(dense))
                 batches = 0
                 for start in range(0, m, batch_size):
                     if schedule is not None and schedule.per == "step":
                         optimizer.lr = schedule(step)
                     xb, yb = xs[start:start + batch_size], ys[start:start + batch_size]
-                    cost = self.train_step(xb, yb, optimizer)
+                    cost, gn = train(xb, yb)
                     if not np.isfinite(cost):
                         raise DivergenceError(
                             f"the cost became {cost} at epoch {epoch}, batch {batches} (step {step}, "
                             f"lr={optimizer.lr:g}): lower the learning rate, check the inputs' scale "
                             "(fastnn.Standardizer) or the initialization")
                     total += cost * xb.shape[0]
-                    for name, layer in dense.items():
-                        norms[name] += float(np.linalg.norm(layer.grads["W"]))
+                    norms += gn
                     batches += 1
                     step += 1
                 logs = {"cost": total / m, "accuracy": self.evaluate(x_all, y_all)["accuracy"], "lr": lr_used}
@@ -356,8 +375,8 @@ class Sequential:
                 logs["time"] = time.perf_counter() - t0
                 for k, v in logs.items():
                     history.history[k].append(v)
-                for name in dense:
-                    history.grad_norms[name].append(norms[name] / batches)
+                for name, v in zip(dense, norms):
+                    history.grad_norms[name].append(float(v) / batches)
                 history.epochs = epoch + 1
                 progress.update(epoch, logs)
                 if any([cb.on_epoch_end(epoch, logs) for cb in callbacks]):

@@ -113,11 +113,12 @@ def gemm(c, a, b, trans_a, trans_b, alpha, beta):
 # only, never on the thread count, so every output element comes from the
 # same BLAS call whatever the number of threads: results are identical for 1
 # or N threads. Each call re-packs op(b), so blocks must stay long: on the
-# 2-core machine 8 blocks of >= 32 rows beat 4 or 16 blocks and 16 rows
-# (784x128 weights: batch 64 at 0.10 ms, batch 1024 at 1.1 ms, vs 0.15 and
-# 2.0 ms for one single-threaded call).
+# 2-core machine 8 blocks beat 4 or 16 (784x128 weights, batch 1024: 1.2 ms
+# vs 2.2 ms for one single-threaded call). Below 64 rows a split re-packs
+# the weights for little gain, and the compiled training step runs such
+# small problems on one thread anyway.
 MAX_BLOCKS = 8
-MIN_ROWS = 32
+MIN_ROWS = 64
 
 
 @kernel(parallel=True)

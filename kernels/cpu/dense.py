@@ -29,13 +29,12 @@ def dense_forward(out, x, w, b, act_code, alpha):
 
 
 @kernel(parallel=True)
-def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
-    """Accumulate dx (batch, in), dw (in, out), db (out,); dz is a workspace.
+def dense_dz_db(dz, db, dout, out, act_code, alpha):
+    """dz = dout * f'(out); db += sum over the batch of dz (db may be (0,)).
 
-    One pass computes dz = dout * f'(out) and db; it is parallel over blocks
-    of columns, so each thread owns its db entries and sums them over the
-    batch in a fixed order (float64 accumulators): db is the same for any
-    number of threads. Then two accumulating GEMMs.
+    Parallel over blocks of columns, so each thread owns its db entries and
+    sums them over the batch in a fixed order (float64 accumulators): db is
+    the same for any number of threads.
     """
     batch, n = dout.shape
     has_bias = db.shape[0] > 0
@@ -52,5 +51,14 @@ def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
         if has_bias:
             for j in range(j0, j1):
                 db[j] += acc[j - j0]
+
+
+@kernel
+def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
+    """Accumulate dx (batch, in), dw (in, out), db (out,); dz is a workspace.
+
+    One pass for dz and db (``dense_dz_db``), then two accumulating GEMMs.
+    """
+    dense_dz_db(dz, db, dout, out, act_code, alpha)
     gemm_rows(dw, x, dz, True, False, 1.0, 1.0)    # dw += x.T @ dz
     gemm_rows(dx, dz, w, False, True, 1.0, 1.0)    # dx += dz @ w.T
