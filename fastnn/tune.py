@@ -245,14 +245,21 @@ def _worker_init(threads):
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
 
 
-def warm_cache():
-    """Compile every cpu kernel for float32 and float64 into numba's on-disk
-    cache, so worker processes load kernels instead of compiling them."""
+def warm_cache(dtypes=(np.float32, np.float64)):
+    """Compile every cpu kernel, and the compiled training step, for the given
+    dtypes into numba's on-disk cache, so worker processes load them instead
+    of each compiling them again."""
     from .cases import CASES
     from .kernels import cpu
-    for case in CASES.values():
-        for dt in (np.float32, np.float64):
+    from .layers import BatchNorm, Dense, Dropout, ReLU
+    from .model import Sequential
+    from .optim import Adam
+    for dt in dtypes:
+        for case in CASES.values():
             case.run(cpu, case.args(case.tiny, dt))
+        model = Sequential([Dense(2, 4, bias=False), BatchNorm(4), ReLU(), Dropout(0.5), Dense(4, 2)], dtype=dt)
+        model.fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]), optimizer=Adam(model.parameters()), epochs=1,
+                  batch_size=4, verbose=False)
 
 
 def local_executor(workers=None, threads_per_worker=None):
@@ -393,7 +400,7 @@ def _run_all(objective, trials, metric, executor, log, resume):
     if own:
         executor = local_executor() if len(pending) > 1 and (os.cpu_count() or 1) > 1 else SerialExecutor()
         if not isinstance(executor, SerialExecutor):
-            warm_cache()
+            warm_cache()                      # workers then load kernels from the disk cache
     try:
         futures = {executor.submit(_run_trial, objective, t, metric): t for t in pending}
         order = cf.as_completed(futures) if all(isinstance(f, cf.Future) for f in futures) else futures
