@@ -16,6 +16,27 @@ def test_dense(benchmark, name, shape, backend):
 
 
 @pytest.mark.parametrize("name,shape", bench_params(DENSE))
+def test_dense_gemm_reference(benchmark, name, shape):
+    """The layer's GEMMs alone (BLAS, as the cpu kernel calls them): the
+    fused epilogue's cost is the layer's time over this one."""
+    from fastnn.kernels.cpu._blas import gemm_rows
+    case = CASES[name]
+    a = case.args(shape, np.float32)
+    if case.op == "dense_forward":
+        def step():
+            gemm_rows(a["out"], a["x"], a["w"], False, False, 1.0, 0.0)
+    else:
+        def step():
+            gemm_rows(a["dw"], a["x"], a["dout"], True, False, 1.0, 1.0)
+            gemm_rows(a["dx"], a["dout"], a["w"], False, True, 1.0, 1.0)
+    step()
+    benchmark.group = f"{case.name}|{'x'.join(map(str, shape))}|float32"
+    benchmark.extra_info.update(backend="gemm-only", reference="gemm", case=name, bytes=case.bytes(shape, 4),
+                                flops=case.flops(shape), elements=int(np.prod(shape)))
+    benchmark(step)
+
+
+@pytest.mark.parametrize("name,shape", bench_params(DENSE))
 def test_dense_torch(benchmark, name, shape):
     """The same op with PyTorch eager CPU ops (relu), for comparison."""
     torch = pytest.importorskip("torch")
