@@ -39,30 +39,19 @@ def run_case(benchmark, case, shape, dtype, backend):
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """After timed runs: GB/s, % of the best bandwidth reference of the same
-    size measured in this run (see _reference.py), and speedup vs ref."""
+    size measured in this run, speedup vs ref, ratio to the GEMMs alone
+    (``fastnn.bench.summarize``, which also writes the Markdown report)."""
     session = getattr(config, "_benchmarksession", None)
     if session is None or session.disabled or not session.benchmarks:
         return
-    rows = []
-    copy = {}
-    ref = {}
-    for b in session.benchmarks:
-        info = b.extra_info
-        if "bytes" not in info or b.stats is None:
-            continue
-        median = b.stats.median
-        gbs = info["bytes"] / median / 1e9
-        rows.append((b.group, info.get("backend", "?"), median, gbs, info.get("elements")))
-        if info.get("reference"):
-            copy[info["elements"]] = max(gbs, copy.get(info["elements"], 0.0))
-        if info.get("backend") == "ref":
-            ref[b.group] = median
-    if not rows:
-        return
+    from fastnn.bench import summarize
+    records = [{"group": b.group, "median": b.stats.median, "extra_info": b.extra_info}
+               for b in session.benchmarks if b.stats is not None]
     tr = terminalreporter
     tr.write_sep("-", "fastnn: achieved bandwidth (bytes moved / median time)")
-    tr.write_line(f"{'group':<44}{'backend':<13}{'median':>12}{'GB/s':>8}{'% bw':>8}{'vs ref':>8}")
-    for group, backend, median, gbs, n in sorted(rows):
-        pct = f"{100 * gbs / copy[n]:.0f}%" if n in copy else ""
-        speed = f"{ref[group] / median:.1f}x" if group in ref else ""
-        tr.write_line(f"{group:<44}{backend:<13}{median * 1e3:>10.3f}ms{gbs:>8.1f}{pct:>8}{speed:>8}")
+    tr.write_line(f"{'group':<46}{'backend':<13}{'median':>12}{'GB/s':>8}{'% bw':>7}{'vs ref':>8}{'vs GEMMs':>9}")
+    for group, backend, median, gbs, pct, speed, vs_gemm, _ in summarize(records):
+        cells = [f"{gbs:.1f}" if gbs is not None else "", f"{pct:.0f}%" if pct is not None else "",
+                 f"{speed:.1f}x" if speed is not None else "", f"{vs_gemm:.2f}x" if vs_gemm is not None else ""]
+        tr.write_line(f"{group:<46}{backend:<13}{median * 1e3:>10.3f}ms{cells[0]:>8}{cells[1]:>7}"
+                      f"{cells[2]:>8}{cells[3]:>9}")

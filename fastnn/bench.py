@@ -1,0 +1,143 @@
+"""``python -m fastnn.bench``: run the benchmark suite and write a report.
+
+Runs ``pytest bench --benchmark-enable`` (from a source checkout: ``bench/``
+is not installed with the package), then writes, into ``--out``:
+
+- ``bench.md``: the machine, then one row per benchmark: median time, GB/s
+  (bytes the op must move / median), % of the best bandwidth reference of
+  the same size measured in the same run (copy, triad, in-place axpy),
+  speedup over ref in the same group, and for dense layers the ratio to
+  their GEMMs alone;
+- ``bench.png``: cpu speedup over ref and % of bandwidth, per group (with
+  matplotlib);
+- ``bench.json``: pytest-benchmark's raw results.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+
+def summarize(benchmarks):
+    """Rows from benchmark records (dicts with group, median, extra_info).
+
+    Each row: group, backend, median (s), GB/s, % bandwidth, speedup vs ref,
+    ratio to the GEMMs alone (dense groups), GFLOP/s.
+    """
+    bandwidth, ref, gemm = {}, {}, {}
+    for b in benchmarks:
+        info = b["extra_info"]
+        if "bytes" in info and info.get("reference") in ("copy", "triad", "axpy"):
+            n = info["elements"]
+            bandwidth[n] = max(bandwidth.get(n, 0.0), info["bytes"] / b["median"] / 1e9)
+        if info.get("backend") == "ref":
+            ref[b["group"]] = b["median"]
+        if info.get("reference") == "gemm":
+            gemm[b["group"]] = b["median"]
+    rows = []
+    for b in benchmarks:
+        info, median = b["extra_info"], b["median"]
+        gbs = info["bytes"] / median / 1e9 if "bytes" in info else None
+        n = info.get("elements")
+        pct = 100 * gbs / bandwidth[n] if gbs is not None and n in bandwidth else None
+        speed = ref[b["group"]] / median if b["group"] in ref else None
+        vs_gemm = median / gemm[b["group"]] if b["group"] in gemm else None
+        gflops = info["flops"] / median / 1e9 if info.get("flops") else None
+        rows.append((b["group"], info.get("backend", "?"), median, gbs, pct, speed, vs_gemm, gflops))
+    return sorted(rows, key=lambda r: (r[0], r[2]))
+
+
+def machine():
+    """A one-paragraph description of this machine and software."""
+    import numba
+    import numpy
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} logical cores; {platform.system()} {platform.release()}; "
+            f"Python {platform.python_version()}, NumPy {numpy.__version__}, numba {numba.__version__} "
+            f"({numba.config.NUMBA_NUM_THREADS} threads); {datetime.date.today().isoformat()}")
+
+
+def _fmt(v, spec, suffix=""):
+    return "" if v is None else f"{v:{spec}}{suffix}"
+
+
+def markdown(rows, description):
+    lines = [f"Machine: {description}", "",
+             "| group | backend | median | GB/s | % bw | vs ref | vs GEMMs | GFLOP/s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for group, backend, median, gbs, pct, speed, vs_gemm, gflops in rows:
+        t = f"{median * 1e3:.3f} ms" if median >= 1e-3 else f"{median * 1e6:.1f} us"
+        lines.append(f"| {group} | {backend} | {t} | {_fmt(gbs, '.1f')} | {_fmt(pct, '.0f', '%')} | "
+                     f"{_fmt(speed, '.1f', 'x')} | {_fmt(vs_gemm, '.2f', 'x')} | {_fmt(gflops, '.1f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    cpu = [r for r in rows if r[1] in ("cpu", "compiled") and r[5] is not None]
+    if not cpu:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(12, max(3, 0.22 * len(cpu))), sharey=True)
+    labels = [r[0] for r in cpu]
+    axes[0].barh(labels, [r[5] for r in cpu])
+    axes[0].set_xscale("log")
+    axes[0].axvline(1, color="k", lw=0.5)
+    axes[0].set_xlabel("speedup over ref (NumPy)")
+    axes[1].barh(labels, [r[4] or 0 for r in cpu])
+    axes[1].axvline(70, color="r", lw=0.5)
+    axes[1].set_xlabel("% of measured bandwidth")
+    axes[0].tick_params(axis="y", labelsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m fastnn.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="bench/results", help="report folder (default: bench/results)")
+    parser.add_argument("--quick", action="store_true", help="shorter timings (--benchmark-max-time=0.2)")
+    parser.add_argument("-k", default=None, help="pytest -k expression to select benchmarks")
+    args = parser.parse_args(argv)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    bench_dir = os.path.join(root, "bench")
+    if not os.path.isdir(bench_dir):
+        parser.error(f"no bench/ folder beside the fastnn package ({root}): run from a source checkout")
+    os.makedirs(args.out, exist_ok=True)
+    raw = os.path.join(args.out, "bench.json")
+    cmd = [sys.executable, "-m", "pytest", bench_dir, "-q", "--benchmark-enable", f"--benchmark-json={raw}",
+           "--benchmark-max-time=" + ("0.2" if args.quick else "1.0"), "-p", "no:randomly"]
+    if args.k:
+        cmd += ["-k", args.k]
+    print(" ".join(cmd), flush=True)
+    code = subprocess.call(cmd, cwd=root)                   # pytest prints its own progress
+    if code != 0 or not os.path.exists(raw):
+        return code or 1
+    with open(raw) as f:
+        data = json.load(f)
+    records = [{"group": b["group"], "median": b["stats"]["median"], "extra_info": b["extra_info"]}
+               for b in data["benchmarks"]]
+    rows = summarize(records)
+    md = os.path.join(args.out, "bench.md")
+    with open(md, "w") as f:
+        f.write(markdown(rows, machine()))
+    png = chart(rows, os.path.join(args.out, "bench.png"))
+    print(f"wrote {md}" + (f", {png}" if png else "") + f", {raw}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
