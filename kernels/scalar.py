@@ -55,3 +55,33 @@ def row_softmax(probs, logits, i):
         probs[i, j] = e
         s += e
     return s, zmax
+
+
+def adam_element(p, g, m, v, beta1, beta2, step, rsqrt_bc2, eps, shrink, weight_decay, decay, decoupled):
+    """One parameter's Adam/AdamW update; returns the new (p, m, v).
+
+    ``step`` = lr / (1 - beta1^t), ``rsqrt_bc2`` = 1 / sqrt(1 - beta2^t),
+    ``shrink`` = 1 - lr * weight_decay; ``decay``: this element takes decay.
+    """
+    one = type(beta1)(1)
+    if decay:
+        if decoupled:
+            p *= shrink
+        else:
+            g += weight_decay * p
+    m = beta1 * m + (one - beta1) * g
+    v = beta2 * v + (one - beta2) * g * g
+    return p - step * m / (math.sqrt(v) * rsqrt_bc2 + eps), m, v
+
+
+def softmax_ce_row(loss, dlogits, probs, logits, labels, i, s, zmax, inv_m):
+    """Finish row i of softmax cross-entropy after ``row_softmax`` gave
+    (s, zmax): normalise probs, accumulate (p - onehot) / m, write the loss."""
+    inv = type(s)(1) / s
+    for j in range(logits.shape[1]):
+        p = probs[i, j] * inv
+        probs[i, j] = p
+        dlogits[i, j] += p * inv_m
+    lab = labels[i]
+    dlogits[i, lab] -= inv_m
+    loss[i] = math.log(s) - (logits[i, lab] - zmax)

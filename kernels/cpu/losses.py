@@ -9,8 +9,10 @@ import numpy as np
 from .. import scalar
 from ._jit import kernel, prange
 
-# exp(z - max) of a row into probs, returning (sum, max): shared with the cuda backend
+# per-row helpers, one body with the cuda backend: exp(z - max) of a row into
+# probs returning (sum, max); and the rest of a softmax cross-entropy row
 _row_softmax = kernel(scalar.row_softmax)
+_softmax_ce_row = kernel(scalar.softmax_ce_row)
 
 
 @kernel(parallel=True)
@@ -31,14 +33,7 @@ def softmax_cross_entropy(loss, dlogits, probs, logits, labels):
     inv_m = type(logits[0, 0])(1) / type(logits[0, 0])(batch)
     for i in prange(batch):
         s, zmax = _row_softmax(probs, logits, i)
-        inv = type(zmax)(1) / s
-        for j in range(k):
-            p = probs[i, j] * inv
-            probs[i, j] = p
-            dlogits[i, j] += p * inv_m
-        lab = labels[i]
-        dlogits[i, lab] -= inv_m
-        loss[i] = np.log(s) - (logits[i, lab] - zmax)
+        _softmax_ce_row(loss, dlogits, probs, logits, labels, i, s, zmax, inv_m)
 
 
 @kernel(parallel=True)

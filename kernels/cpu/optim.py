@@ -8,7 +8,10 @@ not depend on the thread count.
 """
 import numpy as np
 
+from .. import scalar
 from ._jit import kernel, prange
+
+_adam_element = kernel(scalar.adam_element)      # one body with the cuda backend
 
 
 @kernel(parallel=True)
@@ -53,15 +56,5 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, weight_decay, decoupled, n_de
     rsqrt_bc2 = type(lr)(1.0 / np.sqrt(bc2))
     shrink = one - lr * weight_decay
     for i in prange(p.size):
-        pi = p[i]
-        gi = g[i]
-        if i < n_decay:
-            if decoupled:
-                pi *= shrink
-            else:
-                gi += weight_decay * pi
-        mi = beta1 * m[i] + (one - beta1) * gi
-        vi = beta2 * v[i] + (one - beta2) * gi * gi
-        m[i] = mi
-        v[i] = vi
-        p[i] = pi - step * mi / (np.sqrt(vi) * rsqrt_bc2 + eps)
+        p[i], m[i], v[i] = _adam_element(p[i], g[i], m[i], v[i], beta1, beta2, step, rsqrt_bc2, eps, shrink,
+                                         weight_decay, i < n_decay, decoupled)

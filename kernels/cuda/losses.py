@@ -14,8 +14,9 @@ from .. import scalar
 from ._launch import grid_1d, on_device
 
 
-# exp(z - max) of a row into probs, returning (sum, max): shared with the cpu backend
+# per-row helpers, one body with the cpu backend
 _row_softmax = cuda.jit(device=True)(scalar.row_softmax)
+_softmax_ce_row = cuda.jit(device=True)(scalar.softmax_ce_row)
 
 
 @cuda.jit
@@ -34,16 +35,7 @@ def softmax_cross_entropy_kernel(loss, dlogits, probs, logits, labels):
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, batch, stride):
         s, zmax = _row_softmax(probs, logits, i)
-        one = type(s)(1)
-        inv = one / s
-        inv_m = one / type(s)(batch)
-        for j in range(k):
-            p = probs[i, j] * inv
-            probs[i, j] = p
-            dlogits[i, j] += p * inv_m
-        lab = labels[i]
-        dlogits[i, lab] -= inv_m
-        loss[i] = math.log(s) - (logits[i, lab] - zmax)
+        _softmax_ce_row(loss, dlogits, probs, logits, labels, i, s, zmax, type(s)(1) / type(s)(batch))
 
 
 @cuda.jit

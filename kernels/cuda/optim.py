@@ -9,7 +9,10 @@ import math
 import numpy as np
 from numba import cuda
 
+from .. import scalar
 from ._launch import grid_1d, on_device
+
+_adam_element = cuda.jit(device=True)(scalar.adam_element)      # one body with the cpu backend
 
 
 @cuda.jit
@@ -44,21 +47,10 @@ def rmsprop_kernel(p, g, s, lr, beta, eps, weight_decay, n_decay):
 
 @cuda.jit
 def adam_kernel(p, g, m, v, step, rsqrt_bc2, beta1, beta2, eps, shrink, weight_decay, decoupled, n_decay):
-    one = type(beta1)(1)
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, p.size, stride):
-        pi = p[i]
-        gi = g[i]
-        if i < n_decay:
-            if decoupled:
-                pi *= shrink
-            else:
-                gi += weight_decay * pi
-        mi = beta1 * m[i] + (one - beta1) * gi
-        vi = beta2 * v[i] + (one - beta2) * gi * gi
-        m[i] = mi
-        v[i] = vi
-        p[i] = pi - step * mi / (math.sqrt(vi) * rsqrt_bc2 + eps)
+        p[i], m[i], v[i] = _adam_element(p[i], g[i], m[i], v[i], beta1, beta2, step, rsqrt_bc2, eps, shrink,
+                                         weight_decay, i < n_decay, decoupled)
 
 
 def sgd_update(p, g, lr, weight_decay, n_decay):
