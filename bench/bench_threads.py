@@ -4,7 +4,7 @@ import numba
 import numpy as np
 import pytest
 
-from fastnn.cases import CASES, _copy_args
+from fastnn.cases import CASES, copy_args
 from fastnn.kernels import cpu
 
 SCALING = [("adam_update", (10_000_000,)), ("activation_forward[relu]", (4000, 2500)),
@@ -17,7 +17,7 @@ def test_thread_scaling(benchmark, name, shape, threads):
     if threads > numba.config.NUMBA_NUM_THREADS:
         pytest.skip(f"only {numba.config.NUMBA_NUM_THREADS} threads here")
     case = CASES[name]
-    args = _copy_args(case.args(shape, np.float32))
+    args = copy_args(case.args(shape, np.float32))
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:

@@ -11,7 +11,7 @@ import importlib
 import numpy as np
 import pytest
 
-from fastnn.cases import _copy_args
+from fastnn.cases import copy_args
 
 BACKENDS = ["ref", "cpu"]
 
@@ -26,7 +26,7 @@ def run_case(benchmark, case, shape, dtype, backend):
     """Time one registry case on one backend; check it wrote its outputs."""
     dt = np.dtype(dtype)
     mod = importlib.import_module(f"fastnn.kernels.{backend}")
-    args = _copy_args(case.args(shape, dt))
+    args = copy_args(case.args(shape, dt))
     case.run(mod, args)                               # compile before timing
     benchmark.group = f"{case.name}|{'x'.join(map(str, shape))}|{dt.name}"
     benchmark.extra_info.update(backend=backend, case=case.name, shape=list(shape),

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import available_backends, testing
 from ._backend import kernels
-from .cases import CASES, _copy_args, compare
+from .cases import CASES, copy_args, compare
 
 
 def best_time(fn, min_time=0.05, repeat=5, warmup=0.2):
@@ -74,7 +74,7 @@ def speed(out, quick=False):
             args = case.args(shape, dt)
             times = {}
             for label, mod in (("ref", ref), ("cpu", cpu)):
-                a = _copy_args(args)
+                a = copy_args(args)
                 times[label] = best_time(lambda: case.run(mod, a), min_time=0.02 if quick else 0.05,
                                          repeat=3 if quick else 5)
             gbs = case.bytes(shape, itemsize) / times["cpu"] / 1e9

@@ -41,7 +41,8 @@ class Case:
         return args
 
 
-def _copy_args(args):
+def copy_args(args):
+    """A copy of a case's arguments (arrays copied, scalars shared)."""
     return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()}
 
 
@@ -349,6 +350,6 @@ def compare(case, backend_module, shape, dtype, seed=0):
     """
     from .kernels import ref
     args = case.args(shape, dtype, seed)
-    expected = case.run(ref, _copy_args(args))
-    actual = case.run(backend_module, _copy_args(args))
+    expected = case.run(ref, copy_args(args))
+    actual = case.run(backend_module, copy_args(args))
     return {name: (actual[name], expected[name], kind) for name, kind in case.outputs.items()}

@@ -110,7 +110,6 @@ def test_divergence_is_reported():
 def _history(backend, threads=None, dtype=np.float64):
     X, y = fastnn.datasets.moons(200, seed=3)
     model = _every_layer_kind(dtype=dtype, seed=5, backend=backend, l2=0.01)
-    model.layers[0] = model.layers[0]
     X3 = np.c_[X, X[:, :1] * X[:, 1:]]
     opt = fastnn.Adam(model.parameters(), lr=0.01)
     if threads:
