@@ -23,27 +23,20 @@ def _combine(part, out):
 
 
 @kernel(parallel=True)
-def _column_sums(part, x):
-    # part: (chunks, f) float64; chunk c sums rows c*_ROWS .. of x
+def _chunk_sums(part, x, mean, centred):
+    # part: (chunks, f) float64; chunk c sums rows c*_ROWS .. of x, or of
+    # (x - mean)^2 when ``centred`` (loop-invariant: LLVM unswitches it)
     n = x.shape[0]
     for c in prange(part.shape[0]):
         acc = part[c]
         acc[:] = 0.0
         for i in range(c * _ROWS, min(n, (c + 1) * _ROWS)):
             for j in range(x.shape[1]):
-                acc[j] += x[i, j]
-
-
-@kernel(parallel=True)
-def _centred_squares(part, x, mean):
-    n = x.shape[0]
-    for c in prange(part.shape[0]):
-        acc = part[c]
-        acc[:] = 0.0
-        for i in range(c * _ROWS, min(n, (c + 1) * _ROWS)):
-            for j in range(x.shape[1]):
-                d = x[i, j] - mean[j]
-                acc[j] += d * d
+                if centred:
+                    d = x[i, j] - mean[j]
+                    acc[j] += d * d
+                else:
+                    acc[j] += x[i, j]
 
 
 @kernel(parallel=True)
@@ -59,10 +52,10 @@ def batchnorm_forward_train(out, mean, rstd, running_mean, running_var, x, gamma
     """out = gamma * xhat + beta; writes mean, rstd; updates running stats."""
     n, f = x.shape
     part = np.empty(((n + _ROWS - 1) // _ROWS, f))
-    _column_sums(part, x)
+    _chunk_sums(part, x, mean, False)
     _combine(part, mean)
     mean /= n
-    _centred_squares(part, x, mean)
+    _chunk_sums(part, x, mean, True)
     _combine(part, rstd)                       # sum of centred squares, for now
     for j in range(f):
         var = rstd[j] / n
