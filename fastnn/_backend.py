@@ -89,6 +89,14 @@ def resolve(backend=None):
     return name
 
 
-def kernels(backend=None):
-    """The kernel package (``fastnn.kernels.<name>``) for one call."""
-    return importlib.import_module(f"fastnn.kernels.{resolve(backend)}")
+def kernels(backend=None, **arrays):
+    """The kernel package (``fastnn.kernels.<name>``) for one call.
+
+    ``arrays`` (name=array) are the call's arguments: a device array with a
+    backend other than cuda is a clear TypeError, not a numba crash.
+    """
+    name = resolve(backend)
+    if arrays and name != "cuda":
+        from ._arrays import check_placement
+        check_placement(name, **arrays)
+    return importlib.import_module(f"fastnn.kernels.{name}")

@@ -258,6 +258,43 @@ _OPT_SHAPES = ((1,), (7,), (1000,), (65537,))
 _OPT_BENCH = ((1000,), (1000000,), (10000000,))
 
 
+# --- data movement and training-loop bookkeeping --------------------------------
+
+def _fill(shape, dt, rng):
+    return dict(a=np.full(shape, np.nan, dt), value=dt.type(1.5))
+
+
+def _gather(shape, dt, rng):
+    rows, cols = shape
+    return dict(out=np.full(shape, np.nan, dt), x=_normal(rng, (rows + 3, cols), dt),
+                idx=rng.integers(0, rows + 3, rows).astype(np.intp))
+
+
+def _sum_into(shape, dt, rng):
+    return dict(acc=np.array([0.5, 0.25, 2.0]), index=1, values=_normal(rng, shape, dt), scale=0.5)
+
+
+def _argmax_hits(shape, dt, rng):
+    batch, k = shape
+    logits = _normal(rng, shape, dt)
+    logits[0] = 0                                  # a tie: the first maximum wins
+    return dict(hits=np.array([1.0, 2.0]), index=1, logits=logits,
+                labels=rng.integers(0, k, batch).astype(np.intp))
+
+
+def _threshold_hits(shape, dt, rng):
+    logits = _normal(rng, shape, dt)
+    logits.flat[0] = 0                             # exactly 0 is not > 0
+    return dict(hits=np.array([1.0, 2.0]), index=0, logits=logits,
+                y=rng.integers(0, 2, shape).astype(dt))
+
+
+def _segment_norms(shape, dt, rng):
+    (n,) = shape
+    return dict(acc=np.array([0.5, 0.0, 1.0]), x=_normal(rng, shape, dt),
+                starts=np.array([0, n // 2, 1], np.int64), stops=np.array([n // 2, n, 1], np.int64))
+
+
 def _ew_bytes(n_arrays):
     return lambda shape, itemsize: n_arrays * itemsize * int(np.prod(shape))
 
@@ -330,6 +367,20 @@ def _build():
         Case("l1_penalty", "regularization", "l1_penalty", _penalty,
              {"partials": "reduction", "dw": "elementwise"}, _PEN_SHAPES, _PEN_BENCH,
              lambda s, i: 3 * i * n(s), lambda s: 3 * n(s), tiny=(5,)),
+    ]
+    cases += [
+        Case("fill", "data", "fill", _fill, {"a": "exact"}, ((1, 1), (7, 3), (300, 70)), (),
+             lambda s, i: i * n(s), lambda s: 0, tiny=(3, 5)),
+        Case("gather_rows", "data", "gather_rows", _gather, {"out": "exact"}, ((1, 1), (7, 3), (300, 70)),
+             (), lambda s, i: 2 * i * n(s) + 8 * s[0], lambda s: 0, tiny=(3, 5)),
+        Case("sum_into", "metrics", "sum_into", _sum_into, {"acc": "reduction"},
+             ((1,), (7,), (1000,), (65537,)), (), lambda s, i: i * n(s), lambda s: n(s), tiny=(5,)),
+        Case("argmax_hits", "metrics", "argmax_hits", _argmax_hits, {"hits": "exact"},
+             ((1, 1), (7, 3), (300, 10)), (), lambda s, i: i * n(s) + 8 * s[0], lambda s: n(s), tiny=(4, 3)),
+        Case("threshold_hits", "metrics", "threshold_hits", _threshold_hits, {"hits": "exact"},
+             ((1, 1), (7, 3), (300, 2)), (), lambda s, i: 2 * i * n(s), lambda s: n(s), tiny=(4, 2)),
+        Case("segment_norms", "metrics", "segment_norms", _segment_norms, {"acc": "reduction"},
+             ((2,), (7,), (1000,), (65537,)), (), lambda s, i: i * n(s), lambda s: 2 * n(s), tiny=(6,)),
     ]
     for kind, state in _OPT_STATE.items():
         op = "adam_update" if kind == "adamw" else f"{kind}_update"

@@ -28,7 +28,9 @@ class on_device:
     def _dev(a):
         if isinstance(a, np.ndarray):
             return cuda.to_device(a)
-        return cuda.as_cuda_array(a)
+        if cuda.devicearray.is_cuda_ndarray(a):
+            return a
+        return cuda.as_cuda_array(a)            # CuPy, PyTorch, ...: a view, no copy
 
     def __enter__(self):
         self.d_out = [self._dev(a) for a in self.outputs]
@@ -41,3 +43,4 @@ class on_device:
                 if isinstance(host, np.ndarray):
                     dev.copy_to_host(host)
         return False
+

@@ -1,2 +1,2 @@
 """Plain-NumPy reference kernels: the executable specification of fastnn."""
-from . import activations, batchnorm, dense, dropout, losses, optim, regularization  # noqa: F401
+from . import activations, batchnorm, data, dense, dropout, losses, metrics, optim, regularization  # noqa: F401

@@ -13,9 +13,9 @@ from .conftest import SIMULATOR
 
 pytestmark = pytest.mark.skipif(SIMULATOR, reason="compile_ptx needs the real CUDA target, not the simulator")
 
-MODULES = ["activations", "batchnorm", "dense", "dropout", "losses", "optim", "regularization"]
+MODULES = ["activations", "batchnorm", "data", "dense", "dropout", "losses", "metrics", "optim", "regularization"]
 # statistics and penalty partial sums are float64 by contract in these
-FLOAT64_BY_CONTRACT = {"batchnorm", "regularization"}
+FLOAT64_BY_CONTRACT = {"batchnorm", "metrics", "regularization"}
 
 
 def _module(name):

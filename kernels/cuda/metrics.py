@@ -1,0 +1,128 @@
+"""Training-loop bookkeeping on the device, cuda. Math: ``kernels/ref/metrics.py``.
+
+Each reduction runs in one block of RED threads: thread t takes elements
+t, t + RED, ... in order, then the block folds its partials in a fixed tree.
+The order depends only on the size, so results are deterministic, and no
+atomics are needed. ``segment_norms`` runs one such block per segment.
+These are once-per-batch passes over a batch's worth of values.
+"""
+import math
+
+from numba import cuda, float64
+
+from ._launch import on_device
+
+RED = 256          # threads of a reduction block (a power of two)
+
+
+@cuda.jit(device=True)
+def _block_sum(part, t, s):
+    """Fold each thread's partial s into part[0], in a fixed tree order."""
+    part[t] = s
+    cuda.syncthreads()
+    h = RED // 2
+    while h > 0:
+        if t < h:
+            part[t] += part[t + h]
+        cuda.syncthreads()
+        h //= 2
+    return part[0]
+
+
+@cuda.jit
+def sum_into_kernel(acc, index, values, scale):
+    part = cuda.shared.array(RED, float64)
+    t = cuda.threadIdx.x
+    s = 0.0
+    for i in range(t, values.size, RED):
+        s += float(values[i])
+    total = _block_sum(part, t, s)
+    if t == 0:
+        acc[index] += scale * total
+
+
+@cuda.jit
+def argmax_hits_kernel(hits, index, logits, labels):
+    part = cuda.shared.array(RED, float64)
+    t = cuda.threadIdx.x
+    s = 0.0
+    for i in range(t, logits.shape[0], RED):
+        best = 0
+        for j in range(1, logits.shape[1]):
+            if logits[i, j] > logits[i, best]:
+                best = j
+        if best == labels[i]:
+            s += 1.0
+    total = _block_sum(part, t, s)
+    if t == 0:
+        hits[index] += total
+
+
+@cuda.jit
+def threshold_hits_kernel(hits, index, logits, y):
+    part = cuda.shared.array(RED, float64)
+    t = cuda.threadIdx.x
+    zero = type(logits[0, 0])(0)
+    half = type(y[0, 0])(0.5)
+    k = logits.shape[1]
+    s = 0.0
+    for e in range(t, logits.size, RED):
+        i = e // k
+        j = e - i * k
+        if (logits[i, j] > zero) == (y[i, j] > half):
+            s += 1.0
+    total = _block_sum(part, t, s)
+    if t == 0:
+        hits[index] += total
+
+
+@cuda.jit
+def segment_norms_kernel(acc, x, starts, stops):
+    part = cuda.shared.array(RED, float64)
+    seg = cuda.blockIdx.x
+    t = cuda.threadIdx.x
+    s = 0.0
+    for i in range(starts[seg] + t, stops[seg], RED):
+        v = float(x[i])
+        s += v * v
+    total = _block_sum(part, t, s)
+    if t == 0:
+        acc[seg] += math.sqrt(total)
+
+
+def sum_into(acc, index, values, scale):
+    """acc[index] += scale * sum(values), summed in float64."""
+    with on_device([acc], [values]) as ((d_acc,), (d_v,)):
+        sum_into_kernel[1, RED](d_acc, index, d_v.reshape(d_v.size), float(scale))
+
+
+def argmax_hits(hits, index, logits, labels):
+    """hits[index] += number of rows whose (first) argmax is the label."""
+    with on_device([hits], [logits, labels]) as ((d_h,), (d_z, d_y)):
+        argmax_hits_kernel[1, RED](d_h, index, d_z, d_y)
+
+
+def threshold_hits(hits, index, logits, y):
+    """hits[index] += number of entries with (logit > 0) == (target > 0.5)."""
+    with on_device([hits], [logits, y]) as ((d_h,), (d_z, d_y)):
+        threshold_hits_kernel[1, RED](d_h, index, d_z, d_y)
+
+
+def segment_norms(acc, x, starts, stops):
+    """acc[s] += Euclidean norm of x[starts[s]:stops[s]], in float64."""
+    with on_device([acc], [x, starts, stops]) as ((d_acc,), (d_x, d_a, d_b)):
+        if d_a.size:
+            segment_norms_kernel[d_a.size, RED](d_acc, d_x, d_a, d_b)
+
+
+def ptx_signatures(ty):
+    """Argument types of each kernel here for a float type ``ty`` (PTX tests).
+
+    Accumulators are float64 by contract.
+    """
+    from numba import types
+    m, v, acc = ty[:, ::1], ty[::1], float64[::1]
+    return {sum_into_kernel: (acc, types.int64, v, float64),
+            argmax_hits_kernel: (acc, types.int64, m, types.intp[::1]),
+            threshold_hits_kernel: (acc, types.int64, m, m),
+            segment_norms_kernel: (acc, v, types.int64[::1], types.int64[::1])}
