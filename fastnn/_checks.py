@@ -6,11 +6,13 @@ an error that names the argument and says what was expected.
 """
 import numpy as np
 
+from ._arrays import is_device, to_host
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _is_array(a):
-    return isinstance(a, np.ndarray) or hasattr(a, "__cuda_array_interface__")
+    return isinstance(a, np.ndarray) or is_device(a)
 
 
 def _c_contiguous(a):
@@ -27,7 +29,7 @@ def array(name, a, ndim, dtype=None):
     given, the dtype it must share with the other arrays of the call.
     """
     if not _is_array(a):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
+        raise TypeError(f"{name} must be a numpy.ndarray (or a CUDA device array), got {type(a).__name__}")
     if np.dtype(a.dtype) not in FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
     if dtype is not None and np.dtype(a.dtype) != np.dtype(dtype):
@@ -73,13 +75,13 @@ def writeable(name, a, inputs=()):
 
 def float64_vector(name, a, size):
     """A float64, C-contiguous (size,) array, e.g. batch-norm statistics."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(a).__name__}")
-    if a.dtype != np.float64:
+    if not _is_array(a):
+        raise TypeError(f"{name} must be a numpy.ndarray (or a CUDA device array), got {type(a).__name__}")
+    if np.dtype(a.dtype) != np.float64:
         raise TypeError(f"{name} must be float64 (statistics are kept in float64), got {a.dtype}")
-    if a.shape != (size,):
-        raise ValueError(f"{name} must have shape ({size},), got {a.shape}")
-    if not a.flags.c_contiguous:
+    if tuple(a.shape) != (size,):
+        raise ValueError(f"{name} must have shape ({size},), got {tuple(a.shape)}")
+    if not _c_contiguous(a):
         raise ValueError(f"{name} must be C-contiguous")
     return a
 
@@ -103,17 +105,25 @@ def uint64(name, value):
 
 
 def labels(name, y, batch, classes):
-    """Integer class labels (batch,) in [0, classes), returned as intp."""
-    if not isinstance(y, np.ndarray):
+    """Integer class labels (batch,) in [0, classes), returned as intp.
+
+    Device labels must already be intp (int64) and contiguous: they are used
+    in place. Their range is still checked (a kernel would index with them),
+    which reads them back: ``fit`` checks a whole dataset once instead.
+    """
+    if not _is_array(y):
         raise TypeError(f"{name} must be a numpy.ndarray of integer class labels, got {type(y).__name__}")
-    if y.dtype.kind not in "iu":
+    if np.dtype(y.dtype).kind not in "iu":
         raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
-    if y.shape != (batch,):
-        raise ValueError(f"{name} must have shape ({batch},) to match the logits, got {y.shape}")
-    lo, hi = int(y.min()), int(y.max())
+    if tuple(y.shape) != (batch,):
+        raise ValueError(f"{name} must have shape ({batch},) to match the logits, got {tuple(y.shape)}")
+    if is_device(y) and (np.dtype(y.dtype) != np.intp or not _c_contiguous(y)):
+        raise TypeError(f"{name} on the device must be contiguous {np.dtype(np.intp)} labels, got {y.dtype}")
+    host = to_host(y)
+    lo, hi = int(host.min()), int(host.max())
     if lo < 0 or hi >= classes:
         raise ValueError(f"{name} must lie in [0, {classes}) for {classes} classes, got values in [{lo}, {hi}]")
-    return np.ascontiguousarray(y, dtype=np.intp)
+    return y if is_device(y) else np.ascontiguousarray(y, dtype=np.intp)
 
 
 def scalar(name, value, *, low=None, high=None, low_open=False):

@@ -4,7 +4,7 @@ The formulas live in ``fastnn/kernels/ref/activations.py``.
 """
 import numpy as np
 
-from . import _checks
+from . import _arrays, _checks
 from ._backend import kernels
 from .kernels.codes import ACTIVATIONS, LEAKY_RELU
 
@@ -44,10 +44,10 @@ def activation_forward(x, activation, *, alpha=0.01, out=None, backend=None):
     code, alpha = activation_code(activation, alpha)
     _checks.array("x", x, 2)
     if out is None:
-        out = np.empty_like(x)
+        out = _arrays.empty_like(x)
     else:
         _checks.output("out", out, x.shape, x.dtype, [("x", x)])
-    kernels(backend).activations.activation_forward(out, x, code, x.dtype.type(alpha))
+    kernels(backend, x=x, out=out).activations.activation_forward(out, x, code, x.dtype.type(alpha))
     return out
 
 
@@ -63,10 +63,10 @@ def activation_backward(dout, out, activation, *, alpha=0.01, dx=None, backend=N
     _checks.array("dout", dout, 2, out.dtype)
     _checks.shape("dout", dout, out.shape)
     if dx is None:
-        dx = np.zeros_like(out)
+        dx = _arrays.zeros_like(out)
     else:
         _checks.output("dx", dx, out.shape, out.dtype, [("dout", dout), ("out", out)])
-    kernels(backend).activations.activation_backward(dx, dout, out, code, out.dtype.type(alpha))
+    kernels(backend, dout=dout, out=out, dx=dx).activations.activation_backward(dx, dout, out, code, out.dtype.type(alpha))
     return dx
 
 

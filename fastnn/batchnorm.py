@@ -9,7 +9,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from . import _checks
+from . import _arrays, _checks
 from ._backend import kernels
 
 
@@ -56,10 +56,10 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training, mo
     momentum = _checks.scalar("momentum", momentum, low=0.0, high=1.0)
     eps = _checks.scalar("eps", eps, low=0.0, low_open=True)
     if out is None:
-        out = np.empty_like(x)
+        out = _arrays.empty_like(x)
     else:
         _checks.output("out", out, x.shape, x.dtype, [("x", x)])
-    k = kernels(backend).batchnorm
+    k = kernels(backend, x=x, gamma=gamma, running_mean=running_mean, out=out).batchnorm
     if not training:
         k.batchnorm_forward_eval(out, x, running_mean, running_var, gamma, beta, eps)
         return BatchNormOutput(out)
@@ -68,8 +68,8 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training, mo
                          "(the batch variance of one example is 0 and its unbiased estimate undefined)")
     _checks.writeable("running_mean", running_mean)
     _checks.writeable("running_var", running_var)
-    mean = np.empty(f)
-    rstd = np.empty(f)
+    mean = _arrays.empty(f, np.float64, like=x)
+    rstd = _arrays.empty(f, np.float64, like=x)
     k.batchnorm_forward_train(out, mean, rstd, running_mean, running_var, x, gamma, beta, momentum, eps)
     return BatchNormOutput(out, mean, rstd)
 
@@ -87,8 +87,10 @@ def batchnorm_backward(dout, x, mean, rstd, gamma, *, dx=None, dgamma=None, dbet
     _checks.float64_vector("mean", mean, f)
     _checks.float64_vector("rstd", rstd, f)
     inputs = [("dout", dout), ("x", x), ("gamma", gamma)]
-    dx = np.zeros_like(x) if dx is None else _checks.output("dx", dx, x.shape, x.dtype, inputs)
-    dgamma = np.zeros_like(gamma) if dgamma is None else _checks.output("dgamma", dgamma, (f,), x.dtype, inputs)
-    dbeta = np.zeros_like(gamma) if dbeta is None else _checks.output("dbeta", dbeta, (f,), x.dtype, inputs)
-    kernels(backend).batchnorm.batchnorm_backward(dx, dgamma, dbeta, dout, x, mean, rstd, gamma)
+    dx = _arrays.zeros_like(x) if dx is None else _checks.output("dx", dx, x.shape, x.dtype, inputs)
+    dgamma = (_arrays.zeros(f, x.dtype, like=x) if dgamma is None
+              else _checks.output("dgamma", dgamma, (f,), x.dtype, inputs))
+    dbeta = (_arrays.zeros(f, x.dtype, like=x) if dbeta is None
+             else _checks.output("dbeta", dbeta, (f,), x.dtype, inputs))
+    kernels(backend, dout=dout, x=x, mean=mean, gamma=gamma).batchnorm.batchnorm_backward(dx, dgamma, dbeta, dout, x, mean, rstd, gamma)
     return dx, dgamma, dbeta

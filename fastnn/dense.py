@@ -5,7 +5,7 @@ The formulas live in ``fastnn/kernels/ref/dense.py``.
 """
 import numpy as np
 
-from . import _checks
+from . import _arrays, _checks
 from ._backend import kernels
 from .activations import activation_code
 
@@ -47,15 +47,15 @@ def dense_forward(x, w, b=None, activation=None, *, alpha=0.01, out=None, backen
     _check_xw(x, w)
     n_out = w.shape[1]
     if b is None:
-        b = np.empty(0, dtype=x.dtype)
+        b = _arrays.empty((0,), x.dtype, like=x)
     else:
         _checks.array("b", b, 1, x.dtype)
         _checks.shape("b", b, (n_out,))
     if out is None:
-        out = np.empty((x.shape[0], n_out), dtype=x.dtype)
+        out = _arrays.empty((x.shape[0], n_out), x.dtype, like=x)
     else:
         _checks.output("out", out, (x.shape[0], n_out), x.dtype, [("x", x), ("w", w), ("b", b)])
-    kernels(backend).dense.dense_forward(out, x, w, b, code, x.dtype.type(alpha))
+    kernels(backend, x=x, w=w, b=b, out=out).dense.dense_forward(out, x, w, b, code, x.dtype.type(alpha))
     return out
 
 
@@ -94,7 +94,7 @@ def dense_backward(dout, x, w, out, activation=None, *, bias=True, alpha=0.01,
 
     def buffer(name, buf, shp, zero=True):
         if buf is None:
-            return np.zeros(shp, dtype=dt) if zero else np.empty(shp, dtype=dt)
+            return _arrays.zeros(shp, dt, like=x) if zero else _arrays.empty(shp, dt, like=x)
         return _checks.output(name, buf, shp, dt, inputs)
 
     dx = buffer("dx", dx, x.shape)
@@ -106,6 +106,6 @@ def dense_backward(dout, x, w, out, activation=None, *, bias=True, alpha=0.01,
     else:
         if db is not None:
             raise ValueError("db was given but bias=False")
-        db_kernel = np.empty(0, dtype=dt)
-    kernels(backend).dense.dense_backward(dx, dw, db_kernel, dz, dout, x, w, out, code, dt.type(alpha))
+        db_kernel = _arrays.empty((0,), dt, like=x)
+    kernels(backend, dout=dout, x=x, w=w, out=out).dense.dense_backward(dx, dw, db_kernel, dz, dout, x, w, out, code, dt.type(alpha))
     return dx, dw, (db if bias else None)

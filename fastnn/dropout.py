@@ -12,7 +12,7 @@ Offsets count Philox blocks of 4 elements; a call on n elements uses
 """
 import numpy as np
 
-from . import _checks
+from . import _arrays, _checks
 from ._backend import kernels
 from .kernels.philox import blocks as dropout_blocks
 from .kernels.philox import keep_threshold
@@ -59,18 +59,20 @@ def dropout_forward(x, keep_prob, *, seed, offset=0, training=True, return_mask=
     keep_prob = _checks.probability("keep_prob", keep_prob)
     _checks.array("x", x, None)
     if out is None:
-        out = np.empty_like(x)
+        out = _arrays.empty_like(x)
     else:
         _checks.output("out", out, x.shape, x.dtype, [("x", x)])
     n = x.size
-    mask = np.zeros((n + 7) // 8 if return_mask else 0, np.uint8)
+    mask = _arrays.zeros((n + 7) // 8 if return_mask else 0, np.uint8, like=x)
     if not training or keep_prob == 1.0:
-        out[...] = x
+        _arrays.copy_into(out, x)
         if return_mask:
-            mask[...] = np.packbits(np.ones(n, bool), bitorder="little")
+            _arrays.fill(mask, 255)
+            if n % 8:                       # bits past the end stay 0, as np.packbits gives
+                _arrays.copy_into(mask[-1:], np.array([(1 << (n % 8)) - 1], np.uint8))
     else:
         seed, offset = _stream(seed, offset, n)
-        kernels(backend).dropout.dropout_forward(out, mask, x, seed, offset, keep_threshold(keep_prob),
+        kernels(backend, x=x, out=out).dropout.dropout_forward(out, mask, x, seed, offset, keep_threshold(keep_prob),
                                                  x.dtype.type(1.0 / keep_prob))
     return (out, mask) if return_mask else out
 
@@ -84,23 +86,28 @@ def dropout_backward(dout, keep_prob, *, seed=None, offset=0, mask=None, dx=None
     keep_prob = _checks.probability("keep_prob", keep_prob)
     _checks.array("dout", dout, None)
     if dx is None:
-        dx = np.zeros_like(dout)
+        dx = _arrays.zeros_like(dout)
     else:
         _checks.output("dx", dx, dout.shape, dout.dtype, [("dout", dout)])
     n = dout.size
     scale = dout.dtype.type(1.0 / keep_prob)
     if mask is not None:
-        if not isinstance(mask, np.ndarray) or mask.dtype != np.uint8 or mask.shape != ((n + 7) // 8,):
+        if (not (isinstance(mask, np.ndarray) or _arrays.is_device(mask)) or np.dtype(mask.dtype) != np.uint8
+                or tuple(mask.shape) != ((n + 7) // 8,)):
             raise ValueError(f"mask must be a uint8 array of shape ({(n + 7) // 8},) from "
                              "dropout_forward(return_mask=True)")
-        kernels(backend).dropout.dropout_backward_mask(dx, dout, np.ascontiguousarray(mask), scale)
+        if isinstance(mask, np.ndarray):
+            mask = np.ascontiguousarray(mask)
+        kernels(backend, dout=dout, dx=dx, mask=mask).dropout.dropout_backward_mask(dx, dout, mask, scale)
     elif keep_prob == 1.0:
-        dx += dout
+        # dx += dout through the mask-free kernel with everything kept
+        kernels(backend, dout=dout, dx=dx).dropout.dropout_backward(
+            dx, dout, np.uint64(0), np.uint64(0), keep_threshold(1.0), scale)
     else:
         if seed is None:
             raise ValueError("dropout_backward needs the forward's seed (and offset) or its mask")
         seed, offset = _stream(seed, offset, n)
-        kernels(backend).dropout.dropout_backward(dx, dout, seed, offset, keep_threshold(keep_prob), scale)
+        kernels(backend, dout=dout, dx=dx).dropout.dropout_backward(dx, dout, seed, offset, keep_threshold(keep_prob), scale)
     return dx
 
 

@@ -5,45 +5,56 @@ per-loss conventions live in ``fastnn/kernels/ref/losses.py``. Losses take
 *logits* (the last layer's linear output): applying softmax or sigmoid first
 is the classic bug, and the fused forms are the numerically stable ones.
 """
-from typing import NamedTuple, Optional
-
 import numpy as np
 
-from . import _checks
+from . import _arrays, _checks
 from ._backend import kernels
 
 
-class LossOutput(NamedTuple):
+class LossOutput:
     """What a loss returns.
 
-    cost : float, mean of ``per_example`` over the batch
-    grad : ndarray like the logits, d(cost)/d(logits) (accumulated into if given)
-    per_example : ndarray, (batch,), each example's loss
-    probs : ndarray like the logits, softmax probabilities (softmax CE only)
+    cost : float, mean of ``per_example`` over the batch (float64). For
+        device arrays it is computed when first read, which waits for the
+        GPU and copies ``per_example`` back; ``fit`` never reads it per step.
+    grad : array like the logits, d(cost)/d(logits) (accumulated into if given)
+    per_example : array, (batch,), each example's loss
+    probs : array like the logits, softmax probabilities (softmax CE only)
+
+    Arrays live where the logits do. Unpacks as ``cost, grad, per_example, probs``.
     """
-    cost: float
-    grad: np.ndarray
-    per_example: np.ndarray
-    probs: Optional[np.ndarray] = None
+    __slots__ = ("grad", "per_example", "probs", "_cost")
+
+    def __init__(self, grad, per_example, probs=None):
+        self.grad, self.per_example, self.probs = grad, per_example, probs
+        self._cost = None
+
+    @property
+    def cost(self):
+        if self._cost is None:
+            self._cost = float(_arrays.to_host(self.per_example).mean(dtype=np.float64))
+        return self._cost
+
+    def __iter__(self):
+        return iter((self.cost, self.grad, self.per_example, self.probs))
+
+    def __repr__(self):
+        return f"LossOutput(cost={self.cost!r}, batch={self.per_example.shape[0]})"
 
 
 def _grad_buffer(grad, z, inputs):
     if grad is None:
-        return np.zeros_like(z)
+        return _arrays.zeros_like(z)
     return _checks.output("grad", grad, z.shape, z.dtype, inputs)
 
 
 def _targets(name, y, z):
     """Float targets like the logits; (batch,) is accepted for one output."""
-    if isinstance(y, np.ndarray) and y.ndim == 1 and z.shape[1] == 1:
-        y = y.reshape(-1, 1)
+    if (isinstance(y, np.ndarray) or _arrays.is_device(y)) and y.ndim == 1 and z.shape[1] == 1:
+        y = y.reshape(y.shape[0], 1)
     _checks.array(name, y, 2, z.dtype)
     _checks.shape(name, y, z.shape)
     return y
-
-
-def _cost(per_example):
-    return float(np.asarray(per_example).mean(dtype=np.float64))
 
 
 def softmax_cross_entropy(logits, labels, *, grad=None, backend=None):
@@ -72,10 +83,10 @@ def softmax_cross_entropy(logits, labels, *, grad=None, backend=None):
     z = _checks.array("logits", logits, 2)
     y = _checks.labels("labels", labels, z.shape[0], z.shape[1])
     g = _grad_buffer(grad, z, [("logits", z)])
-    loss = np.empty(z.shape[0], dtype=z.dtype)
-    probs = np.empty_like(z)
-    kernels(backend).losses.softmax_cross_entropy(loss, g, probs, z, y)
-    return LossOutput(_cost(loss), g, loss, probs)
+    loss = _arrays.empty(z.shape[0], z.dtype, like=z)
+    probs = _arrays.empty_like(z)
+    kernels(backend, logits=z, labels=y, grad=g).losses.softmax_cross_entropy(loss, g, probs, z, y)
+    return LossOutput(g, loss, probs)
 
 
 def binary_cross_entropy(logits, y, *, grad=None, backend=None):
@@ -88,9 +99,9 @@ def binary_cross_entropy(logits, y, *, grad=None, backend=None):
     z = _checks.array("logits", logits, 2)
     y = _targets("y", y, z)
     g = _grad_buffer(grad, z, [("logits", z), ("y", y)])
-    loss = np.empty(z.shape[0], dtype=z.dtype)
-    kernels(backend).losses.binary_cross_entropy(loss, g, z, y)
-    return LossOutput(_cost(loss), g, loss)
+    loss = _arrays.empty(z.shape[0], z.dtype, like=z)
+    kernels(backend, logits=z, y=y, grad=g).losses.binary_cross_entropy(loss, g, z, y)
+    return LossOutput(g, loss)
 
 
 def mean_squared_error(pred, y, *, grad=None, backend=None):
@@ -102,16 +113,16 @@ def mean_squared_error(pred, y, *, grad=None, backend=None):
     p = _checks.array("pred", pred, 2)
     y = _targets("y", y, p)
     g = _grad_buffer(grad, p, [("pred", p), ("y", y)])
-    loss = np.empty(p.shape[0], dtype=p.dtype)
-    kernels(backend).losses.mean_squared_error(loss, g, p, y)
-    return LossOutput(_cost(loss), g, loss)
+    loss = _arrays.empty(p.shape[0], p.dtype, like=p)
+    kernels(backend, pred=p, y=y, grad=g).losses.mean_squared_error(loss, g, p, y)
+    return LossOutput(g, loss)
 
 
 def softmax(logits, *, backend=None):
     """Row-wise softmax of (batch, classes) logits, shifted by the row max."""
     z = _checks.array("logits", logits, 2)
-    probs = np.empty_like(z)
-    kernels(backend).losses.softmax_forward(probs, z)
+    probs = _arrays.empty_like(z)
+    kernels(backend, logits=z).losses.softmax_forward(probs, z)
     return probs
 
 

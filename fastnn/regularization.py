@@ -11,30 +11,39 @@ deterministic chunked sum: ``fastnn/kernels/ref/regularization.py``.
 """
 import numpy as np
 
-from . import _checks
+from . import _arrays, _checks
 from ._backend import kernels
 from .kernels.ref.regularization import CHUNK
 
 
-def _penalty(op, weights, grads, lambd, batch_size, grad_scale, backend):
+def _penalty_partials(op, weights, grads, lambd, batch_size, grad_scale, backend):
+    """Add the gradient terms; return the chunked partial sums (float64
+    arrays, where the weights live) whose total times lambd/(2m) is the cost."""
     lambd = _checks.scalar("lambd", lambd, low=0.0)
     if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int (the m in lambd/m), got {batch_size!r}")
-    single = isinstance(weights, np.ndarray)
-    ws = [weights] if single else list(weights)
-    gs = [grads] if isinstance(grads, np.ndarray) else list(grads)
+    def one(a):
+        return isinstance(a, np.ndarray) or _arrays.is_device(a)
+    ws = [weights] if one(weights) else list(weights)
+    gs = [grads] if one(grads) else list(grads)
     if len(ws) != len(gs):
         raise ValueError(f"got {len(ws)} weights but {len(gs)} gradients")
-    total = 0.0
-    k = getattr(kernels(backend).regularization, op)
+    parts = []
     for i, (w, g) in enumerate(zip(ws, gs)):
         _checks.array(f"weights[{i}]", w, None)
         _checks.output(f"grads[{i}]", g, w.shape, w.dtype, [(f"weights[{i}]", w)])
-        partials = np.empty((w.size + CHUNK - 1) // CHUNK)
-        k(partials, g.reshape(-1), w.reshape(-1), w.dtype.type(grad_scale * lambd / batch_size))
-        total += float(np.sum(partials))          # fixed order: deterministic
-    return lambd / (2 * batch_size) * total
+        k = getattr(kernels(backend, **{f"weights[{i}]": w, f"grads[{i}]": g}).regularization, op)
+        partials = _arrays.empty((w.size + CHUNK - 1) // CHUNK, np.float64, like=w)
+        k(partials, g.reshape(g.size), w.reshape(w.size), w.dtype.type(grad_scale * lambd / batch_size))
+        parts.append(partials)
+    return parts
+
+
+def _penalty(op, weights, grads, lambd, batch_size, grad_scale, backend):
+    parts = _penalty_partials(op, weights, grads, lambd, batch_size, grad_scale, backend)
+    total = sum(float(np.sum(_arrays.to_host(p))) for p in parts)     # fixed order: deterministic
+    return float(lambd) / (2 * batch_size) * total
 
 
 def l2_penalty(weights, grads, lambd, batch_size, *, backend=None):
