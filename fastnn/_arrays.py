@@ -83,6 +83,13 @@ def copy_into(dst, src):
         dst[...] = src
 
 
+def host_copy(a):
+    """A new NumPy array with ``a``'s values (never a view of ``a``)."""
+    if is_device(a):
+        return as_device(a).copy_to_host()
+    return np.array(a, copy=True)
+
+
 def copy(a):
     """A copy on the same side."""
     if is_device(a):

@@ -8,7 +8,7 @@ the gradient for the layer below.
 """
 import numpy as np
 
-from . import _checks
+from . import _arrays, _checks
 from . import init as _init
 from .activations import activation_backward, activation_forward
 from .batchnorm import batchnorm_backward, batchnorm_forward
@@ -29,7 +29,8 @@ class Layer:
     param_shapes = {}               # name -> shape, filled by subclasses
     decay = ()                      # names that take weight decay / L2 (weights)
 
-    def bind(self, params, grads, dtype, backend):
+    def bind(self, params, grads, dtype, backend, device=False):
+        """Attach views of the model's buffers; ``device``: they live on the GPU."""
         self.params, self.grads = params, grads
         self.dtype, self.backend = np.dtype(dtype), backend
 
@@ -234,6 +235,13 @@ class BatchNorm(Layer):
     def initial_values(self, rng, dtype):
         return {"gamma": np.ones(self.features, dtype), "beta": np.zeros(self.features, dtype)}
 
+    def bind(self, params, grads, dtype, backend, device=False):
+        super().bind(params, grads, dtype, backend, device)
+        if device:                  # running statistics live with the parameters
+            from numba import cuda
+            self.running_mean = cuda.to_device(_arrays.host_copy(self.running_mean))
+            self.running_var = cuda.to_device(_arrays.host_copy(self.running_var))
+
     def forward(self, x, training=False):
         r = batchnorm_forward(x, self.params["gamma"], self.params["beta"], self.running_mean,
                               self.running_var, training=training, momentum=self.momentum, eps=self.eps,
@@ -251,14 +259,15 @@ class BatchNorm(Layer):
         return dx
 
     def buffers(self):
-        return {"running_mean": self.running_mean.copy(), "running_var": self.running_var.copy()}
+        return {"running_mean": _arrays.host_copy(self.running_mean),
+                "running_var": _arrays.host_copy(self.running_var)}
 
     def load_buffers(self, state):
         for name in ("running_mean", "running_var"):
-            v = np.asarray(state[name], dtype=np.float64)
+            v = np.asarray(_arrays.host_copy(state[name]), dtype=np.float64)
             if v.shape != (self.features,):
                 raise ValueError(f"BatchNorm {name}: expected ({self.features},), got {v.shape}")
-            getattr(self, name)[...] = v
+            _arrays.copy_into(getattr(self, name), v)
 
     def output_features(self, in_features):
         if in_features != self.features:

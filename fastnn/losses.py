@@ -82,6 +82,12 @@ def softmax_cross_entropy(logits, labels, *, grad=None, backend=None):
     """
     z = _checks.array("logits", logits, 2)
     y = _checks.labels("labels", labels, z.shape[0], z.shape[1])
+    return _softmax_cross_entropy(z, y, grad, backend)
+
+
+def _softmax_cross_entropy(z, y, grad, backend):
+    """softmax_cross_entropy once the labels are checked (a model checks a
+    whole dataset once instead of reading device labels back every step)."""
     g = _grad_buffer(grad, z, [("logits", z)])
     loss = _arrays.empty(z.shape[0], z.dtype, like=z)
     probs = _arrays.empty_like(z)
@@ -130,4 +136,11 @@ LOSSES = {
     "softmax_cross_entropy": softmax_cross_entropy,
     "binary_cross_entropy": binary_cross_entropy,
     "mean_squared_error": mean_squared_error,
+}
+
+# for targets a model has already validated: (logits, targets, backend) -> LossOutput
+_CHECKED_TARGETS = {
+    "softmax_cross_entropy": lambda z, y, backend: _softmax_cross_entropy(z, y, None, backend),
+    "binary_cross_entropy": lambda z, y, backend: binary_cross_entropy(z, y, backend=backend),
+    "mean_squared_error": lambda z, y, backend: mean_squared_error(z, y, backend=backend),
 }

@@ -5,16 +5,23 @@ Cost convention: the mean loss over the batch, plus the course's
 ``l2/(2m) * sum ||W||^2`` (and ``l1/(2m) * sum |W|``) over the weights when
 asked; the training history's ``cost`` includes those terms (it is what is
 minimised), ``evaluate`` reports the data cost alone.
+
+Device residency: with the cuda backend the flat parameter, gradient and
+optimizer-state buffers, the batch-norm running statistics and, during
+``fit``, the dataset live on the GPU. ``fit`` uploads the data once (or uses
+device arrays in place) and keeps every step on the device: batch costs and
+gradient norms accumulate in small device buffers read once per epoch.
 """
 import sys
 import time
 
 import numpy as np
 
-from . import _checks
+from . import _arrays, _checks
+from ._backend import kernels, resolve
 from .activations import sigmoid
 from .layers import Dense, Dropout, Layer
-from .losses import LOSSES, softmax
+from .losses import _CHECKED_TARGETS, LOSSES, softmax
 from .params import Parameters
 from .regularization import l1_penalty, l2_penalty
 
@@ -48,6 +55,83 @@ class History:
     def __repr__(self):
         last = {k: (round(v[-1], 6) if v and v[-1] is not None else None) for k, v in self.history.items()}
         return f"History(epochs={self.epochs}, last={last})"
+
+
+def _check_cost(cost, epoch, batch, step, optimizer):
+    if not np.isfinite(cost):
+        raise DivergenceError(
+            f"the cost became {cost} at epoch {epoch}, batch {batch} (step {step}, "
+            f"lr={optimizer.lr:g}): lower the learning rate, check the inputs' scale "
+            "(fastnn.Standardizer) or the initialization")
+
+
+class _DeviceBook:
+    """``fit``'s per-epoch bookkeeping for a model on the GPU.
+
+    ``costs[b]``: batch b's cost times its size (regularization included);
+    ``norms[l]``: the sum over the epoch's batches of dense layer l's ||dW||.
+    Both are float64 device buffers filled by the metrics kernels and read
+    once per epoch, so a step never waits for the GPU.
+    """
+
+    def __init__(self, model, dense, n_batches, x, y):
+        self.model, self.x, self.y = model, x, y
+        self.k = kernels("cuda")
+        like = model.parameters().data
+        self.costs = _arrays.zeros(n_batches, np.float64, like=like)
+        self.norms = _arrays.zeros(len(dense), np.float64, like=like)
+        offsets = {name: (off, int(np.prod(shp))) for name, off, shp in model.parameters().layout}
+        seg = [offsets[f"{name.split('.')[0]}.W"] for name in dense]
+        self.starts = _arrays.as_device(np.array([o for o, _ in seg], np.int64))
+        self.stops = _arrays.as_device(np.array([o + n for o, n in seg], np.int64))
+        self.xs = self.ys = None
+
+    def shuffle(self, perm):
+        """The epoch's shuffled copies of the dataset, gathered on the device."""
+        x, y = self.x, self.y
+        if self.xs is None:
+            self.xs, self.ys = _arrays.empty_like(x), _arrays.empty_like(y)
+        idx = _arrays.as_device(perm.astype(np.intp))           # m indices: the epoch's one upload
+        self.k.data.gather_rows(self.xs, x, idx)
+        rows = y.shape[0]
+        self.k.data.gather_rows(self.ys.reshape(rows, y.size // rows), y.reshape(rows, y.size // rows), idx)
+        return self.xs, self.ys
+
+    def trainer(self, optimizer):
+        model, mk = self.model, self.k.metrics
+        p = model.parameters()
+        state = {"b": 0}
+        penalties = [(op, lam, scale) for op, lam, scale in
+                     (("l2_penalty", model.l2, 1.0), ("l1_penalty", model.l1, 0.5)) if lam]
+
+        def train(xb, yb):
+            from .regularization import _penalty_partials
+            b, bs = state["b"], xb.shape[0]
+            p.zero_grad()
+            logits = model._forward(xb, True)
+            out = _CHECKED_TARGETS[model.loss](logits, yb, "cuda")
+            mk.sum_into(self.costs, b, out.per_example, 1.0)
+            for op, lam, scale in penalties:
+                # the batch's penalty lam/(2 bs) * sum, times bs
+                for part in _penalty_partials(op, p.data[:p.n_decay], p.grad[:p.n_decay], lam, bs, scale, "cuda"):
+                    mk.sum_into(self.costs, b, part, lam / 2)
+            model.backward(out.grad)
+            mk.segment_norms(self.norms, p.grad, self.starts, self.stops)
+            optimizer.step()
+            state["b"] = b + 1
+            return None, None
+
+        self._state = state
+        return train
+
+    def read(self):
+        """(costs, norms) of the epoch on the host; the buffers restart at zero."""
+        costs, norms = self.costs.copy_to_host(), self.norms.copy_to_host()
+        n = self._state["b"]
+        _arrays.fill(self.costs, 0)
+        _arrays.fill(self.norms, 0)
+        self._state["b"] = 0
+        return costs[:n], norms
 
 
 class _Progress:
@@ -95,7 +179,10 @@ class Sequential:
         (0/1 labels) or "mean_squared_error"; all take logits
     l2, l1 : the course's lambda for L2 / L1 regularization of the weights
     dtype : float32 or float64 (gradient checking needs float64)
-    backend : "ref", "cpu", "cuda" or None (the global default)
+    backend : "ref", "cpu", "cuda" or None (the global default, read here).
+        With cuda the model lives on the GPU (see the module docstring);
+        inputs may then be NumPy arrays (copied over) or device arrays
+        (numba, CuPy, PyTorch CUDA tensors: used in place, no copy).
     seed : seeds the initial weights and the dropout streams
 
     Examples
@@ -120,7 +207,8 @@ class Sequential:
         self.l2 = _checks.scalar("l2", l2, low=0.0)
         self.l1 = _checks.scalar("l1", l1, low=0.0)
         self.dtype = np.dtype(dtype)
-        self.backend = backend
+        self.device = resolve(backend) == "cuda"
+        self.backend = "cuda" if self.device else backend
         self.seed = _checks.uint64("seed", seed)
         dense = [layer for layer in layers if isinstance(layer, Dense)]
         if not dense:
@@ -141,11 +229,12 @@ class Sequential:
                 values[f"{i}.{name}"] = v
                 if name in layer.decay:
                     decay.add(f"{i}.{name}")
-        self._params = Parameters(values, dtype=self.dtype, decay=decay)
+        self._params = Parameters(values, dtype=self.dtype, decay=decay, device=self.device)
         for i, layer in enumerate(layers):
             names = [n for n in layer.param_shapes]
             layer.bind({n: self._params[f"{i}.{n}"] for n in names},
-                       {n: self._params.grad_of(f"{i}.{n}") for n in names}, self.dtype, backend)
+                       {n: self._params.grad_of(f"{i}.{n}") for n in names}, self.dtype, self.backend,
+                       device=self.device)
 
     # --- parameters --------------------------------------------------------
     def parameters(self):
@@ -155,8 +244,8 @@ class Sequential:
     def get_weights(self):
         """A list with one list of arrays per layer, in layer order: ``[W, b]``
         for Dense (``[W]`` without bias; W is (in, out)), ``[gamma, beta]`` for
-        BatchNorm, ``[]`` for layers without parameters. Copies."""
-        return [[layer.params[n].copy() for n in layer.param_shapes] for layer in self.layers]
+        BatchNorm, ``[]`` for layers without parameters. Host (NumPy) copies."""
+        return [[_arrays.host_copy(layer.params[n]) for n in layer.param_shapes] for layer in self.layers]
 
     def set_weights(self, weights):
         """Inverse of ``get_weights``; shapes must match exactly."""
@@ -167,49 +256,93 @@ class Sequential:
             if len(arrays) != len(names):
                 raise ValueError(f"layer {i} ({type(layer).__name__}) takes {len(names)} arrays, got {len(arrays)}")
             for n, a in zip(names, arrays):
-                a = np.asarray(a)
-                if a.shape != layer.params[n].shape:
-                    raise ValueError(f"layer {i} {n}: expected shape {layer.params[n].shape}, got {a.shape}")
+                shp = tuple(layer.params[n].shape)
+                if tuple(np.shape(_arrays.host_copy(a))) != shp:
+                    raise ValueError(f"layer {i} {n}: expected shape {shp}, got {np.shape(_arrays.host_copy(a))}")
         for layer, arrays in zip(self.layers, weights):
             for n, a in zip(layer.param_shapes, arrays):
-                layer.params[n][...] = a
+                _arrays.copy_into(layer.params[n], np.ascontiguousarray(_arrays.host_copy(a), dtype=self.dtype))
 
     def _snapshot(self):
-        return self._params.data.copy(), [layer.buffers() for layer in self.layers]
+        return _arrays.copy(self._params.data), [layer.buffers() for layer in self.layers]
 
     def _restore(self, snapshot):
         data, buffers = snapshot
-        self._params.data[...] = data
+        _arrays.copy_into(self._params.data, data)
         for layer, b in zip(self.layers, buffers):
             if not isinstance(layer, Dropout):          # the stream keeps moving forward
                 layer.load_buffers(b)
 
     # --- data --------------------------------------------------------------
+    def _device_input(self, a, name):
+        """A device array argument: right side, used in place (a numba view)."""
+        if not self.device:
+            raise TypeError(f"{name} is a CUDA device array but the model is on the host "
+                            f"(backend {self.backend!r}): build the model with backend='cuda'")
+        a = _arrays.as_device(a)
+        if not a.is_c_contiguous():
+            raise ValueError(f"{name} must be C-contiguous")
+        return a
+
     def _x(self, X, name="X"):
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.in_features:
-            raise ValueError(f"{name} must have shape (m, {self.in_features}), got {X.shape}")
-        if X.shape[0] == 0:
+        """Validated features (m, in_features) of the model's dtype, on the model's side."""
+        on_device = _arrays.is_device(X)
+        if not on_device:
+            X = np.asarray(X)
+        shape = tuple(X.shape)
+        if len(shape) != 2 or shape[1] != self.in_features:
+            raise ValueError(f"{name} must have shape (m, {self.in_features}), got {shape}")
+        if shape[0] == 0:
             raise ValueError(f"{name} must not be empty")
-        return np.ascontiguousarray(X, dtype=self.dtype)
+        if on_device:
+            if np.dtype(X.dtype) != self.dtype:
+                raise TypeError(f"{name} is a {X.dtype} device array but the model is {self.dtype}: "
+                                "convert it on the device first (fastnn never copies device data silently)")
+            return self._device_input(X, name)
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        return _arrays.as_device(X) if self.device else X
 
     def _y(self, y, m, name="y"):
-        y = np.asarray(y)
-        if y.shape[0] != m:
-            raise ValueError(f"{name} has {y.shape[0]} examples, X has {m}")
+        """Validated targets on the model's side: intp labels (m,) for softmax
+        cross-entropy, (m, out_features) of the model's dtype otherwise.
+        Labels are range-checked here, once per dataset."""
+        on_device = _arrays.is_device(y)
+        host = _arrays.to_host(y) if on_device else np.asarray(y)
+        if host.ndim == 0 or host.shape[0] != m:
+            raise ValueError(f"{name} has {host.shape[0] if host.ndim else 0} examples, X has {m}")
         if self.loss == "softmax_cross_entropy":
-            if y.ndim != 1 or y.dtype.kind not in "iu":
+            if host.ndim != 1 or host.dtype.kind not in "iu":
                 raise ValueError(f"{name} must be 1-D integer class labels for softmax_cross_entropy")
-            return np.ascontiguousarray(y, dtype=np.intp)
-        y = y.reshape(m, -1)
-        if y.shape[1] != self.out_features:
-            raise ValueError(f"{name} must have {self.out_features} column(s), got {y.shape}")
-        return np.ascontiguousarray(y, dtype=self.dtype)
+            lo, hi = int(host.min()), int(host.max())
+            if lo < 0 or hi >= self.out_features:
+                raise ValueError(f"{name} must lie in [0, {self.out_features}) for {self.out_features} "
+                                 f"classes, got values in [{lo}, {hi}]")
+            if on_device:
+                if host.dtype != np.intp:
+                    raise TypeError(f"{name} on the device must be {np.dtype(np.intp)} labels, got {host.dtype}")
+                return self._device_input(y, name)
+            y = np.ascontiguousarray(host, dtype=np.intp)
+            return _arrays.as_device(y) if self.device else y
+        if host.size != m * self.out_features:
+            raise ValueError(f"{name} must have {self.out_features} column(s), got {host.shape}")
+        if on_device:
+            if host.dtype != self.dtype:
+                raise TypeError(f"{name} is a {host.dtype} device array but the model is {self.dtype}")
+            return self._device_input(y, name).reshape(m, self.out_features)
+        y = np.ascontiguousarray(host.reshape(m, self.out_features), dtype=self.dtype)
+        return _arrays.as_device(y) if self.device else y
+
+    def _like_input(self, result, given):
+        """Results go back to the host when the caller passed host data."""
+        return _arrays.to_host(result) if self.device and not _arrays.is_device(given) else result
 
     # --- forward / backward -------------------------------------------------
     def forward(self, x, training=False):
-        """Logits of the last layer for ``x`` (m, in_features)."""
-        x = self._x(x, "x")
+        """Logits of the last layer for ``x`` (m, in_features): a NumPy array
+        for host input, a device array for device input."""
+        return self._like_input(self._forward(self._x(x, "x"), training), x)
+
+    def _forward(self, x, training):
         for layer in self.layers:
             x = layer.forward(x, training)
         return x
@@ -237,8 +370,8 @@ class Sequential:
         x = self._x(X)
         y = self._y(y, x.shape[0])
         self._params.zero_grad()
-        logits = self.forward(x, training=True)
-        out = LOSSES[self.loss](logits, y, backend=self.backend)
+        logits = self._forward(x, training=True)
+        out = _CHECKED_TARGETS[self.loss](logits, y, self.backend)
         cost = out.cost + self._penalties(x.shape[0])
         self.backward(out.grad)
         return cost
@@ -253,19 +386,23 @@ class Sequential:
 
     # --- inference ----------------------------------------------------------
     def predict_proba(self, X):
-        """Class probabilities: softmax rows, or sigmoid outputs for BCE."""
-        logits = self.forward(X)
+        """Class probabilities: softmax rows, or sigmoid outputs for BCE
+        (where the input lives, like ``forward``)."""
+        if self.loss == "mean_squared_error":
+            raise ValueError("predict_proba needs a classification loss")
+        logits = self._forward(self._x(X), False)
         if self.loss == "softmax_cross_entropy":
-            return softmax(logits, backend=self.backend)
-        if self.loss == "binary_cross_entropy":
-            return sigmoid(logits, backend=self.backend)
-        raise ValueError("predict_proba needs a classification loss")
+            p = softmax(logits, backend=self.backend)
+        else:
+            p = sigmoid(logits, backend=self.backend)
+        return self._like_input(p, X)
 
     def predict(self, X):
-        """Class labels (argmax, or sigmoid > 0.5 for BCE), or the outputs for MSE."""
+        """Class labels (argmax, or sigmoid > 0.5 for BCE) as a NumPy array,
+        or the outputs for MSE (where the input lives)."""
         if self.loss == "mean_squared_error":
             return self.forward(X)
-        p = self.predict_proba(X)
+        p = _arrays.to_host(self.predict_proba(X))
         if self.loss == "softmax_cross_entropy":
             return p.argmax(axis=1)
         labels = (p > 0.5).astype(np.int64)
@@ -274,9 +411,24 @@ class Sequential:
     def evaluate(self, X, y):
         """``{"cost": data cost, "accuracy": fraction right (None for MSE)}``, inference mode."""
         x = self._x(X)
-        yy = self._y(y, x.shape[0])
-        logits = self.forward(x)
-        out = LOSSES[self.loss](logits, yy, backend=self.backend)
+        return self._evaluate(x, self._y(y, x.shape[0]))
+
+    def _evaluate(self, x, yy):
+        logits = self._forward(x, False)
+        out = _CHECKED_TARGETS[self.loss](logits, yy, self.backend)
+        if self.device:                   # two float64 sums on the device, one read
+            mk = kernels("cuda").metrics
+            sums = _arrays.zeros(2, np.float64, like=logits)
+            mk.sum_into(sums, 0, out.per_example, 1.0)
+            if self.loss == "softmax_cross_entropy":
+                mk.argmax_hits(sums, 1, logits, yy)
+            elif self.loss == "binary_cross_entropy":
+                mk.threshold_hits(sums, 1, logits, yy)
+            cost, hits = sums.copy_to_host()
+            m = x.shape[0]
+            acc = None if self.loss == "mean_squared_error" else float(hits) / (
+                m if self.loss == "softmax_cross_entropy" else logits.size)
+            return {"cost": float(cost) / m, "accuracy": acc}
         if self.loss == "softmax_cross_entropy":
             acc = float(np.mean(logits.argmax(axis=1) == yy))
         elif self.loss == "binary_cross_entropy":
@@ -298,6 +450,12 @@ class Sequential:
 
         A NaN or infinite cost stops training with ``DivergenceError`` naming
         the epoch and batch. Returns a ``History``.
+
+        On the cuda backend the data go to the device once (device arrays
+        are used in place), each epoch's shuffle is a gather on the device,
+        and the costs are read back once per epoch: a divergence is then
+        reported at the end of the epoch it happened in (still naming the
+        first bad batch).
 
         ``compiled``: run each step as one compiled call (forward, loss,
         backward and update; ``fastnn.compiled``). ``None`` (default) does so
@@ -334,6 +492,9 @@ class Sequential:
             def train(xb, yb):
                 cost = step_fn(xb, yb)
                 return cost, step_fn.gnorms[dense_idx]
+        elif self.device:
+            book = _DeviceBook(self, dense, (m + batch_size - 1) // batch_size, x_all, y_all)
+            train = book.trainer(optimizer)
         else:
             def train(xb, yb):
                 cost = self.train_step(xb, yb, optimizer)
@@ -349,7 +510,7 @@ class Sequential:
                 lr_used = optimizer.lr
                 if shuffle:
                     perm = rng.permutation(m)
-                    xs, ys = x_all[perm], y_all[perm]
+                    xs, ys = book.shuffle(perm) if self.device else (x_all[perm], y_all[perm])
                 else:
                     xs, ys = x_all, y_all
                 total, norms = 0.0, np.zeros(len(dense))
@@ -359,18 +520,20 @@ class Sequential:
                         optimizer.lr = schedule(step)
                     xb, yb = xs[start:start + batch_size], ys[start:start + batch_size]
                     cost, gn = train(xb, yb)
-                    if not np.isfinite(cost):
-                        raise DivergenceError(
-                            f"the cost became {cost} at epoch {epoch}, batch {batches} (step {step}, "
-                            f"lr={optimizer.lr:g}): lower the learning rate, check the inputs' scale "
-                            "(fastnn.Standardizer) or the initialization")
-                    total += cost * xb.shape[0]
-                    norms += gn
+                    if cost is not None:                  # host: checked every step
+                        _check_cost(cost, epoch, batches, step, optimizer)
+                        total += cost * xb.shape[0]
+                        norms += gn
                     batches += 1
                     step += 1
-                logs = {"cost": total / m, "accuracy": self.evaluate(x_all, y_all)["accuracy"], "lr": lr_used}
+                if self.device:                           # device: one read per epoch
+                    costs, norms = book.read()
+                    for b, c in enumerate(costs):
+                        _check_cost(c, epoch, b, step - batches + b, optimizer)
+                    total = float(np.sum(costs))
+                logs = {"cost": total / m, "accuracy": self._evaluate(x_all, y_all)["accuracy"], "lr": lr_used}
                 if validation_data is not None:
-                    ev = self.evaluate(xv, yv)
+                    ev = self._evaluate(xv, yv)
                     logs.update(val_cost=ev["cost"], val_accuracy=ev["accuracy"])
                 logs["time"] = time.perf_counter() - t0
                 for k, v in logs.items():

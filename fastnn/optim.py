@@ -14,7 +14,7 @@ the cost, see ``fastnn.l2_penalty``.
 """
 import numpy as np
 
-from . import _checks
+from . import _arrays, _checks
 from ._backend import kernels
 from .params import Parameters
 
@@ -46,9 +46,11 @@ class Optimizer:
         self.params = params
         self.lr = lr
         self.weight_decay = _nonneg("weight_decay", weight_decay)
-        self.backend = backend
+        # parameters on the device are updated there, whatever the default backend
+        self.backend = "cuda" if backend is None and params.device else backend
         self.t = 0                                   # updates taken so far
-        self.state = {name: np.zeros_like(params.data) for name in self.state_names}
+        # state lives with the parameters (host or device), same flat layout
+        self.state = {name: _arrays.zeros_like(params.data) for name in self.state_names}
 
     @property
     def lr(self):
@@ -66,7 +68,7 @@ class Optimizer:
         """One fused update of every parameter from ``params.grad``."""
         self.t += 1
         c = self.params.dtype.type
-        self._update(kernels(self.backend).optim, c)
+        self._update(kernels(self.backend, params=self.params.data).optim, c)
 
     def hyperparameters(self):
         return {"lr": self.lr, "weight_decay": self.weight_decay}
@@ -74,7 +76,7 @@ class Optimizer:
     def state_dict(self):
         """Type, step count, hyperparameters and copies of the state buffers."""
         return {"type": type(self).__name__, "t": self.t, "hyper": self.hyperparameters(),
-                "state": {k: v.copy() for k, v in self.state.items()}}
+                "state": {k: _arrays.host_copy(v) for k, v in self.state.items()}}
 
     def load_state_dict(self, state):
         """Restore what ``state_dict`` gave; refuses another optimizer's state."""
@@ -84,12 +86,13 @@ class Optimizer:
         if set(buffers) != set(self.state):
             raise ValueError(f"state buffers {sorted(buffers)} do not match {sorted(self.state)}")
         for k, v in buffers.items():
-            v = np.asarray(v)
-            if v.shape != self.state[k].shape or v.dtype != self.state[k].dtype:
-                raise ValueError(f"state buffer {k}: expected {self.state[k].shape} {self.state[k].dtype}, "
+            v = _arrays.host_copy(v)
+            mine = self.state[k]
+            if tuple(v.shape) != tuple(mine.shape) or v.dtype != np.dtype(mine.dtype):
+                raise ValueError(f"state buffer {k}: expected {tuple(mine.shape)} {mine.dtype}, "
                                  f"got {v.shape} {v.dtype}")
         for k, v in buffers.items():
-            self.state[k][...] = v
+            _arrays.copy_into(self.state[k], v)
         self.t = int(state["t"])
         for k, v in state.get("hyper", {}).items():
             setattr(self, k, tuple(float(b) for b in v) if k == "betas" else v)

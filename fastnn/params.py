@@ -8,10 +8,14 @@ kernel call over everything (the multi-tensor idea of fused optimizers).
 Tensors marked ``decay=True`` (the weights) are laid out first, so weight
 decay and L2 regularization apply to ``data[:n_decay]`` in one pass; biases
 and batch-norm parameters come after and are not decayed.
+
+With ``device=True`` both buffers live on the GPU (numba device arrays) and
+the views are device views: the cuda backend's optimizers and layers then
+work in place, and only ``state_dict``/``load_state_dict`` cross the bus.
 """
 import numpy as np
 
-from . import _checks
+from . import _arrays, _checks
 
 
 class Parameters:
@@ -22,6 +26,7 @@ class Parameters:
     tensors : dict name -> ndarray (initial values, copied in) or shape tuple (zeros)
     dtype : float32 or float64; arrays must already have it
     decay : set of names that take weight decay / L2 (default: every 2-D tensor)
+    device : bool, keep the buffers on the CUDA device (the cuda backend)
 
     Examples
     --------
@@ -31,7 +36,7 @@ class Parameters:
     (9, 6, True)
     """
 
-    def __init__(self, tensors, dtype=np.float64, decay=None):
+    def __init__(self, tensors, dtype=np.float64, decay=None, device=False):
         dt = np.dtype(dtype)
         if dt not in _checks.FLOAT_DTYPES:
             raise TypeError(f"dtype must be float32 or float64, got {dt}")
@@ -63,16 +68,23 @@ class Parameters:
             self.layout.append((name, offset, shapes[name]))
             offset += size
         self.n_decay = sum(int(np.prod(shapes[n])) for n in shapes if n in decay)
-        self.data = np.zeros(offset, dtype=dt)
-        self.grad = np.zeros(offset, dtype=dt)
+        data = np.zeros(offset, dtype=dt)
+        for name, off, shp in self.layout:
+            if name in values:
+                data[off:off + int(np.prod(shp))] = values[name].reshape(-1)
+        self.device = bool(device)
+        if self.device:
+            from numba import cuda
+            self.data = cuda.to_device(data)               # the one upload
+        else:
+            self.data = data
+        self.grad = _arrays.zeros(offset, dt, like=self.data)
         self._views = {}
         self._grads = {}
         for name, off, shp in self.layout:
             size = int(np.prod(shp))
             self._views[name] = self.data[off:off + size].reshape(shp)
             self._grads[name] = self.grad[off:off + size].reshape(shp)
-            if name in values:
-                self._views[name][...] = values[name]
 
     def __getitem__(self, name):
         return self._views[name]
@@ -99,15 +111,15 @@ class Parameters:
         return dict(self._grads)
 
     def zero_grad(self):
-        self.grad[...] = 0
+        _arrays.fill(self.grad, 0)
 
     @property
     def size(self):
         return self.data.size
 
     def state_dict(self):
-        """Copies of every tensor, by name (for ``fastnn.io.save_npz``)."""
-        return {name: self._views[name].copy() for name in self.names()}
+        """Host copies of every tensor, by name (for ``fastnn.io.save_npz``)."""
+        return {name: _arrays.host_copy(self._views[name]) for name in self.names()}
 
     def load_state_dict(self, state):
         """Copy tensors back in; names, shapes and dtype must match exactly."""
@@ -117,12 +129,15 @@ class Parameters:
             raise ValueError(f"state does not match the parameters: missing {sorted(missing)}, "
                              f"unexpected {sorted(extra)}")
         for name, view in self._views.items():
-            arr = np.asarray(state[name])
-            if arr.shape != view.shape or arr.dtype != self.dtype:
-                raise ValueError(f"{name}: expected {view.shape} {self.dtype}, got {arr.shape} {arr.dtype}")
+            arr = state[name] if _arrays.is_device(state[name]) else np.asarray(state[name])
+            if tuple(arr.shape) != tuple(view.shape) or np.dtype(arr.dtype) != self.dtype:
+                raise ValueError(f"{name}: expected {tuple(view.shape)} {self.dtype}, "
+                                 f"got {tuple(arr.shape)} {arr.dtype}")
         for name, view in self._views.items():
-            view[...] = state[name]
+            _arrays.copy_into(view, state[name])
         return self
 
     def __repr__(self):
-        return f"Parameters({len(self)} tensors, {self.size} values, {self.dtype}, n_decay={self.n_decay})"
+        where = ", on the device" if self.device else ""
+        return (f"Parameters({len(self)} tensors, {self.size} values, {self.dtype}, "
+                f"n_decay={self.n_decay}{where})")

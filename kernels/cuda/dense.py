@@ -9,10 +9,10 @@ accumulating GEMMs (beta = 1).
 from numba import cuda
 
 from ..codes import LINEAR
-from ._launch import grid_1d, on_device
+from ._launch import SIMULATOR, grid_1d, on_device
 from .activations import act, dact
 
-TILE = 16
+TILE = 4 if SIMULATOR else 16      # tile edge; 4 in the simulator (see _launch)
 
 
 @cuda.jit

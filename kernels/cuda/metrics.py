@@ -10,9 +10,9 @@ import math
 
 from numba import cuda, float64
 
-from ._launch import on_device
+from ._launch import SIMULATOR, on_device
 
-RED = 256          # threads of a reduction block (a power of two)
+RED = 32 if SIMULATOR else 256     # threads of a reduction block (a power of two)
 
 
 @cuda.jit(device=True)
