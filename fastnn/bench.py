@@ -26,13 +26,22 @@ def summarize(benchmarks):
 
     Each row: group, backend, median (s), GB/s, % bandwidth, speedup vs ref,
     ratio to the GEMMs alone (dense groups), GFLOP/s.
+
+    Host rows are compared with the best host reference of the same size;
+    GPU rows (groups ending ``|cuda``) with the best device copy of the run,
+    since a GPU's bandwidth does not depend on size once it is saturated.
     """
     bandwidth, ref, gemm = {}, {}, {}
+    gpu_bw = None
     for b in benchmarks:
         info = b["extra_info"]
         if "bytes" in info and info.get("reference") in ("copy", "triad", "axpy"):
+            gbs = info["bytes"] / b["median"] / 1e9
+            if b["group"].endswith("|cuda"):
+                gpu_bw = max(gpu_bw or 0.0, gbs)
+                continue
             n = info["elements"]
-            bandwidth[n] = max(bandwidth.get(n, 0.0), info["bytes"] / b["median"] / 1e9)
+            bandwidth[n] = max(bandwidth.get(n, 0.0), gbs)
         if info.get("backend") == "ref":
             ref[b["group"]] = b["median"]
         if info.get("reference") == "gemm":
@@ -42,7 +51,10 @@ def summarize(benchmarks):
         info, median = b["extra_info"], b["median"]
         gbs = info["bytes"] / median / 1e9 if "bytes" in info else None
         n = info.get("elements")
-        pct = 100 * gbs / bandwidth[n] if gbs is not None and n in bandwidth else None
+        if b["group"].endswith("|cuda"):
+            pct = 100 * gbs / gpu_bw if gbs is not None and gpu_bw else None
+        else:
+            pct = 100 * gbs / bandwidth[n] if gbs is not None and n in bandwidth else None
         speed = ref[b["group"]] / median if b["group"] in ref else None
         vs_gemm = median / gemm[b["group"]] if b["group"] in gemm else None
         gflops = info["flops"] / median / 1e9 if info.get("flops") else None
@@ -62,7 +74,23 @@ def machine():
         pass
     return (f"{cpu}, {os.cpu_count()} logical cores; {platform.system()} {platform.release()}; "
             f"Python {platform.python_version()}, NumPy {numpy.__version__}, numba {numba.__version__} "
-            f"({numba.config.NUMBA_NUM_THREADS} threads); {datetime.date.today().isoformat()}")
+            f"({numba.config.NUMBA_NUM_THREADS} threads){gpu()}; {datetime.date.today().isoformat()}")
+
+
+def gpu():
+    """``; GPU <name> (compute capability, driver, numba-cuda)`` or '' without one."""
+    from ._backend import available_backends
+    if "cuda" not in available_backends() or os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        return ""
+    from numba import cuda
+    dev = cuda.get_current_device()
+    name = dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name)
+    try:
+        major, minor = cuda.cudadrv.driver.driver.get_version()
+        driver = f"CUDA driver API {major}.{minor}"
+    except Exception:                       # the version query is informational only
+        driver = "driver version unknown"
+    return f"; GPU {name} (sm_{dev.compute_capability[0]}{dev.compute_capability[1]}, {driver})"
 
 
 def _fmt(v, spec, suffix=""):

@@ -1,11 +1,24 @@
 """Dense layer with a fused activation, cuda. Math: ``kernels/ref/dense.py``.
 
-GEMMs use a tiled shared-memory kernel, so the backend needs numba-cuda
-alone; the bias + activation epilogue is fused into its store. Backward
-computes dz and db in one kernel with a thread per column (it sums its
-column over the batch in a fixed order: deterministic), then two
+Two GEMM engines, chosen by ``FASTNN_CUDA_GEMM`` (read per call):
+
+- ``tiled``: a shared-memory tiled ``@cuda.jit`` kernel with the bias +
+  activation epilogue fused into its store; needs numba-cuda alone.
+- ``cublas``: cuBLAS through CuPy (``pip install cupy-cuda13x``), on the same
+  device buffers without copies (``__cuda_array_interface__``), then the
+  epilogue as its own elementwise kernel. Backward's accumulating GEMMs use
+  cuBLAS's ``beta = 1``.
+- ``auto`` (default): cublas when CuPy imports, else tiled.
+
+Both run on the legacy default stream, so CuPy's GEMMs and numba's kernels
+are ordered without explicit synchronisation.
+
+Backward computes dz and db in one kernel with a thread per column (it sums
+its column over the batch in a fixed order: deterministic), then two
 accumulating GEMMs (beta = 1).
 """
+import os
+
 from numba import cuda
 
 from ..codes import LINEAR
@@ -29,31 +42,50 @@ def gemm_kernel(c, a, b, trans_a, trans_b, beta, bias, act_code, alpha):
     k = a.shape[0] if trans_a else a.shape[1]
     tx = cuda.threadIdx.x
     ty = cuda.threadIdx.y
-    row = cuda.blockIdx.y * TILE + ty
-    col = cuda.blockIdx.x * TILE + tx
     zero = type(alpha)(0)
-    acc = zero
-    for t in range((k + TILE - 1) // TILE):
-        ka = t * TILE + tx
-        if row < m and ka < k:
-            sa[ty, tx] = a[ka, row] if trans_a else a[row, ka]
-        else:
-            sa[ty, tx] = zero
-        kb = t * TILE + ty
-        if kb < k and col < n:
-            sb[ty, tx] = b[col, kb] if trans_b else b[kb, col]
-        else:
-            sb[ty, tx] = zero
-        cuda.syncthreads()
-        for kk in range(TILE):
-            acc += sa[ty, kk] * sb[kk, tx]
-        cuda.syncthreads()
-    if row < m and col < n:
-        if beta != zero:
-            acc += beta * c[row, col]
+    # grid-stride over output tiles, so any (M, N) fits a bounded grid; the
+    # trip counts depend on the block only, so every thread of a block
+    # reaches the same syncthreads
+    for tile_r in range(cuda.blockIdx.y, (m + TILE - 1) // TILE, cuda.gridDim.y):
+        for tile_c in range(cuda.blockIdx.x, (n + TILE - 1) // TILE, cuda.gridDim.x):
+            row = tile_r * TILE + ty
+            col = tile_c * TILE + tx
+            acc = zero
+            for t in range((k + TILE - 1) // TILE):
+                ka = t * TILE + tx
+                if row < m and ka < k:
+                    sa[ty, tx] = a[ka, row] if trans_a else a[row, ka]
+                else:
+                    sa[ty, tx] = zero
+                kb = t * TILE + ty
+                if kb < k and col < n:
+                    sb[ty, tx] = b[col, kb] if trans_b else b[kb, col]
+                else:
+                    sb[ty, tx] = zero
+                cuda.syncthreads()
+                for kk in range(TILE):
+                    acc += sa[ty, kk] * sb[kk, tx]
+                cuda.syncthreads()
+            if row < m and col < n:
+                if beta != zero:
+                    acc += beta * c[row, col]
+                if bias.shape[0] > 0:
+                    acc += bias[col]
+                c[row, col] = act(acc, act_code, alpha)
+
+
+@cuda.jit
+def bias_act_kernel(c, bias, act_code, alpha):
+    """c = f(c + bias), in place: the epilogue after a cuBLAS GEMM."""
+    m, n = c.shape
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for e in range(start, m * n, stride):
+        i = e // n
+        j = e - i * n
+        v = c[i, j]
         if bias.shape[0] > 0:
-            acc += bias[col]
-        c[row, col] = act(acc, act_code, alpha)
+            v += bias[j]
+        c[i, j] = act(v, act_code, alpha)
 
 
 @cuda.jit
@@ -72,20 +104,53 @@ def dz_db_kernel(dz, db, dout, out, act_code, alpha):
             db[j] += s
 
 
-def _gemm(c, a, b, trans_a, trans_b, beta, bias, act_code, alpha):
+MAX_TILES = 4 if SIMULATOR else 65535      # grid limit per dimension
+
+
+def gemm_engine():
+    """The GEMM engine the next call uses: the CuPy module for cuBLAS, or None (tiled)."""
+    choice = os.environ.get("FASTNN_CUDA_GEMM", "auto")
+    if choice not in ("auto", "cublas", "tiled"):
+        raise ValueError(f"FASTNN_CUDA_GEMM must be auto, cublas or tiled, got {choice!r}")
+    if choice == "tiled" or SIMULATOR:
+        return None
+    try:
+        import cupy
+        import cupy.cublas  # noqa: F401
+    except ImportError:
+        if choice == "cublas":
+            raise RuntimeError("FASTNN_CUDA_GEMM=cublas needs CuPy: pip install cupy-cuda13x") from None
+        return None
+    return cupy
+
+
+def _gemm_cublas(xp, c, a, b, trans_a, trans_b, beta):
+    """c = op(a) @ op(b) + beta * c with ``xp.cublas.gemm`` (CuPy's cuBLAS wrapper)."""
+    xp.cublas.gemm("T" if trans_a else "N", "T" if trans_b else "N", xp.asarray(a), xp.asarray(b),
+                   out=xp.asarray(c), alpha=1.0, beta=float(beta))
+
+
+def _gemm(c, a, b, trans_a, trans_b, beta, bias, act_code, alpha, engine=None):
     m, n = c.shape
-    grid = ((n + TILE - 1) // TILE, (m + TILE - 1) // TILE)
+    if engine is not None:
+        _gemm_cublas(engine, c, a, b, trans_a, trans_b, beta)
+        if bias.shape[0] > 0 or act_code != LINEAR:
+            bias_act_kernel[grid_1d(m * n)](c, bias, act_code, alpha)
+        return
+    grid = (min(MAX_TILES, (n + TILE - 1) // TILE), min(MAX_TILES, (m + TILE - 1) // TILE))
     gemm_kernel[grid, (TILE, TILE)](c, a, b, trans_a, trans_b, beta, bias, act_code, alpha)
 
 
 def dense_forward(out, x, w, b, act_code, alpha):
     """out = f(x @ w + b)."""
+    engine = gemm_engine()
     with on_device([out], [x, w, b]) as ((d_out,), (d_x, d_w, d_b)):
-        _gemm(d_out, d_x, d_w, False, False, type(alpha)(0), d_b, act_code, alpha)
+        _gemm(d_out, d_x, d_w, False, False, type(alpha)(0), d_b, act_code, alpha, engine)
 
 
 def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
     """Accumulate dx, dw, db; overwrite the workspace dz with dL/dz."""
+    engine = gemm_engine()
     with on_device([dx, dw, db, dz], [dout, x, w, out]) as (
             (d_dx, d_dw, d_db, d_dz), (d_dout, d_x, d_w, d_out)):
         blocks, threads = grid_1d(d_dout.shape[1])
@@ -93,8 +158,8 @@ def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
         one = type(alpha)(1)
         zero = type(alpha)(0)
         nobias = d_db[:0]
-        _gemm(d_dw, d_x, d_dz, True, False, one, nobias, LINEAR, zero)   # dw += x.T @ dz
-        _gemm(d_dx, d_dz, d_w, False, True, one, nobias, LINEAR, zero)   # dx += dz @ w.T
+        _gemm(d_dw, d_x, d_dz, True, False, one, nobias, LINEAR, zero, engine)   # dw += x.T @ dz
+        _gemm(d_dx, d_dz, d_w, False, True, one, nobias, LINEAR, zero, engine)   # dx += dz @ w.T
 
 
 def ptx_signatures(ty):
@@ -102,4 +167,5 @@ def ptx_signatures(ty):
     from numba import types
     m = ty[:, ::1]
     return {gemm_kernel: (m, m, m, types.boolean, types.boolean, ty, ty[::1], types.int64, ty),
+            bias_act_kernel: (m, ty[::1], types.int64, ty),
             dz_db_kernel: (m, ty[::1], m, m, types.int64, ty)}

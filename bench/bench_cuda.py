@@ -1,0 +1,198 @@
+"""The cuda column: registry kernels on device arrays, the device's copy
+bandwidth, cuBLAS GEMMs alone, and a device-resident training step against
+PyTorch eager on the same GPU.
+
+Groups end in ``|cuda`` so the summary compares GPU rows with the GPU copy
+reference (``% bw``: of the best device copy bandwidth in this run) and
+dense rows with the cuBLAS GEMMs alone (``vs GEMMs``). Every timed call ends
+with ``cuda.synchronize()``. Dense cases run once per GEMM engine: ``tiled``
+(numba alone) and ``cublas`` (when CuPy is installed).
+
+Without a GPU this file is skipped; under ``NUMBA_ENABLE_CUDASIM=1`` it runs
+each benchmark once on tiny shapes, which checks the harness itself.
+"""
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn.cases import CASES
+
+SIM = False
+if "cuda" in fastnn.available_backends():
+    from numba import config
+    SIM = bool(config.ENABLE_CUDASIM)
+
+pytestmark = pytest.mark.skipif("cuda" not in fastnn.available_backends(), reason="no CUDA GPU")
+
+DTYPE = np.dtype(np.float32)
+# the issue's GPU targets, beyond the cpu suite's sizes
+EXTRA = {"adam_update": [(100_000_000,)], "dense_forward[relu]": [(1024, 784, 512)],
+         "dense_backward[relu]": [(1024, 784, 512)]}
+COPY_SIZES = [(5,)] if SIM else [(1_000_000,), (10_000_000,), (100_000_000,)]
+
+
+def _cupy():
+    try:
+        import cupy  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def _shapes(case):
+    return [case.tiny] if SIM else [*case.bench_shapes, *EXTRA.get(case.name, [])]
+
+
+def _params():
+    out = []
+    for case in CASES.values():
+        if not case.bench_shapes:
+            continue
+        engines = ["tiled"] + (["cublas"] if _cupy() and not SIM else []) if case.family == "dense" else [None]
+        for s in _shapes(case):
+            for e in engines:
+                out.append(pytest.param(case.name, s, e, id=f"{case.name}-{'x'.join(map(str, s))}-{e or 'k'}"))
+    return out
+
+
+def _group(name, shape):
+    return f"{name}|{'x'.join(map(str, shape))}|{DTYPE.name}|cuda"
+
+
+def _device_args(case, shape):
+    from numba import cuda
+    return {k: (cuda.to_device(v) if isinstance(v, np.ndarray) else v) for k, v in case.args(shape, DTYPE).items()}
+
+
+@pytest.mark.parametrize("name,shape,engine", _params())
+def test_cuda_kernel(benchmark, name, shape, engine, monkeypatch):
+    from numba import cuda
+
+    from fastnn.kernels import cuda as kc
+    if engine:
+        monkeypatch.setenv("FASTNN_CUDA_GEMM", engine)
+    case = CASES[name]
+    args = _device_args(case, shape)
+
+    def call():
+        case.run(kc, args)
+        cuda.synchronize()
+    call()                                              # compile before timing
+    benchmark.group = _group(name, shape)
+    benchmark.extra_info.update(backend="cuda" if engine in (None, "tiled") else f"cuda-{engine}",
+                                case=name, shape=list(shape), elements=int(np.prod(shape)),
+                                bytes=case.bytes(shape, DTYPE.itemsize), flops=case.flops(shape))
+    benchmark(call)
+    for out in case.outputs:
+        assert np.isfinite(args[out].copy_to_host()).all(), f"{name}: {out} not written"
+
+
+@pytest.mark.parametrize("shape", COPY_SIZES, ids=lambda s: str(s[0]))
+def test_cuda_copy_reference(benchmark, shape):
+    """Device-to-device copy kernel: the bandwidth the GPU rows are measured against."""
+    from numba import cuda
+
+    from fastnn.kernels.cuda._launch import grid_1d
+
+    from ._cuda_reference import copy as kernel
+    n = shape[0]
+    a = cuda.to_device(np.ones(n, DTYPE))
+    b = cuda.device_array(n, DTYPE)
+
+    def call():
+        kernel[grid_1d(n)](b, a)
+        cuda.synchronize()
+    call()
+    benchmark.group = f"copy|{n}|{DTYPE.name}|cuda"
+    benchmark.extra_info.update(backend="cuda-copy", reference="copy", elements=n, bytes=2 * n * DTYPE.itemsize)
+    benchmark(call)
+    assert b.copy_to_host()[-1] == 1
+
+
+@pytest.mark.skipif(SIM or not _cupy(), reason="cuBLAS GEMMs need CuPy and a GPU")
+@pytest.mark.parametrize("name", ["dense_forward[relu]", "dense_backward[relu]"])
+def test_cublas_gemms_alone(benchmark, name):
+    """The GEMMs of a dense layer alone (cuBLAS), for the ``vs GEMMs`` column."""
+    import cupy
+    from numba import cuda
+    shape = EXTRA[name][0]
+    batch, n_in, n_out = shape
+    x = cupy.ones((batch, n_in), DTYPE)
+    w = cupy.ones((n_in, n_out), DTYPE)
+    dz = cupy.ones((batch, n_out), DTYPE)
+    out, dx, dw = cupy.empty((batch, n_out), DTYPE), cupy.empty_like(x), cupy.empty_like(w)
+
+    def call():
+        if name.startswith("dense_forward"):
+            cupy.cublas.gemm("N", "N", x, w, out=out)
+        else:
+            cupy.cublas.gemm("T", "N", x, dz, out=dw, beta=1.0)
+            cupy.cublas.gemm("N", "T", dz, w, out=dx, beta=1.0)
+        cuda.synchronize()
+    call()
+    benchmark.group = _group(name, shape)
+    benchmark.extra_info.update(backend="cuda-gemm-only", reference="gemm")
+    benchmark(call)
+
+
+STEP_NET = [4, 6, 5, 3] if SIM else [784, 512, 256, 10]
+STEP_BATCH = 8 if SIM else 1024
+
+
+def _step_data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((STEP_BATCH, STEP_NET[0])).astype(DTYPE)
+    y = rng.integers(0, STEP_NET[-1], STEP_BATCH)
+    return X, y
+
+
+def test_cuda_train_step(benchmark):
+    """One device-resident step of fit (no host round trip), [784, 512, 256, 10], batch 1024, Adam."""
+    from numba import cuda
+
+    from fastnn.model import _DeviceBook
+    n = STEP_NET
+    model = fastnn.Sequential([fastnn.Dense(n[0], n[1], "relu"), fastnn.Dense(n[1], n[2], "relu"),
+                               fastnn.Dense(n[2], n[3])], dtype=DTYPE, backend="cuda", seed=0)
+    opt = fastnn.Adam(model.parameters(), lr=1e-3)
+    X, y = _step_data()
+    xb, yb = model._x(X), model._y(y, STEP_BATCH)
+    slots = 16 if SIM else 1 << 16
+    book = _DeviceBook(model, {f"{i}.Dense": None for i in range(3)}, slots, xb, yb)
+    train = book.trainer(opt)
+
+    def call():
+        if book._state["b"] == slots:      # reuse the cost slots on long runs
+            book._state["b"] = 0
+        train(xb, yb)
+        cuda.synchronize()
+    call()
+    benchmark.group = f"train_step|{'-'.join(map(str, n))}|b{STEP_BATCH}|{DTYPE.name}|cuda"
+    benchmark.extra_info.update(backend="cuda")
+    benchmark(call)
+    costs, _ = book.read()
+    assert np.isfinite(costs).all() and costs.size > 1
+
+
+def test_cuda_train_step_torch(benchmark):
+    torch = pytest.importorskip("torch")
+    if SIM or not torch.cuda.is_available():
+        pytest.skip("PyTorch without CUDA")
+    nn = torch.nn
+    n = STEP_NET
+    tm = nn.Sequential(nn.Linear(n[0], n[1]), nn.ReLU(), nn.Linear(n[1], n[2]), nn.ReLU(),
+                       nn.Linear(n[2], n[3])).cuda()
+    opt = torch.optim.Adam(tm.parameters(), lr=1e-3)
+    X, y = _step_data()
+    xt, yt = torch.from_numpy(X).cuda(), torch.from_numpy(y).cuda()
+    lossf = nn.CrossEntropyLoss()
+
+    def call():
+        opt.zero_grad()
+        lossf(tm(xt), yt).backward()
+        opt.step()
+        torch.cuda.synchronize()
+    call()
+    benchmark.group = f"train_step|{'-'.join(map(str, n))}|b{STEP_BATCH}|{DTYPE.name}|cuda"
+    benchmark.extra_info.update(backend="torch-cuda")
+    benchmark(call)
