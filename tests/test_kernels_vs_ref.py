@@ -86,3 +86,35 @@ def test_bounds_checked_run_is_live():
         cpu.losses.softmax_cross_entropy(np.empty(2), np.zeros_like(z), np.empty_like(z), z, np.array([0, 7]))
     with pytest.raises(IndexError):
         cpu.dense.dense_forward(np.empty((2, 4)), np.ones((2, 3)), np.ones((3, 4)), np.ones(2), 1, 0.0)
+
+
+@pytest.mark.parametrize("m,n,k", [(5, 7, 3),          # one BLAS call
+                                   (513, 200, 70),     # row blocks
+                                   (64, 256, 784),     # few rows, wide: column blocks
+                                   (64, 20, 30)],      # few rows, too small to split
+                         ids=["tiny", "rows", "columns", "single"])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True)])
+def test_gemm_split_paths(m, n, k, trans_a, trans_b):
+    """Every path of the cpu GEMM (row blocks, column blocks, one BLAS call)
+    equals NumPy to the reduction tolerance and is bitwise identical for
+    1 and 2 threads (the split depends on the shape only)."""
+    import numba
+
+    from fastnn.kernels.cpu._blas import gemm_rows
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
+    # scaled like a layer's weights, so the tolerance tests rounding, not cancellation
+    b = (rng.standard_normal((n, k) if trans_b else (k, n)) / np.sqrt(k)).astype(np.float32)
+    c0 = rng.standard_normal((m, n)).astype(np.float32)
+    expected = (a.T if trans_a else a).astype(np.float64) @ (b.T if trans_b else b) + c0
+    results = []
+    for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+        numba.set_num_threads(threads)
+        try:
+            c = c0.copy()
+            gemm_rows(c, a, b, trans_a, trans_b, 1.0, 1.0)
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        results.append(c)
+    testing.assert_close(results[0], expected.astype(np.float32), "reduction")
+    assert np.array_equal(results[0], results[1])

@@ -119,19 +119,35 @@ def gemm(c, a, b, trans_a, trans_b, alpha, beta):
 # small problems on one thread anyway.
 MAX_BLOCKS = 8
 MIN_ROWS = 64
+# A GEMM with too few rows to split (a batch of 64 through a wide layer) is
+# split into blocks of output columns instead, each at least MIN_COLS wide,
+# when it is big enough to pay for a parallel region.
+MIN_COLS = 32
+SPLIT_MACS = 1 << 18
 
 
 @kernel(parallel=True)
 def gemm_rows(c, a, b, trans_a, trans_b, alpha, beta):
-    """``gemm`` split into blocks of output rows, parallel over blocks.
+    """``gemm`` split into blocks of output rows (or, for few rows, of output
+    columns), parallel over blocks.
 
-    Each thread owns whole rows of c; BLAS itself runs single-threaded (see
+    Each thread owns whole rows (columns) of c; BLAS itself runs single-threaded (see
     ``limit_blas_threads``), so numba's pool is the only one on the cores.
     """
-    m = c.shape[0]
+    m, n = c.shape
     nblocks = min(MAX_BLOCKS, (m + MIN_ROWS - 1) // MIN_ROWS)
     if nblocks <= 1:
-        gemm(c, a, b, trans_a, trans_b, alpha, beta)
+        ncols = min(MAX_BLOCKS, n // MIN_COLS)
+        if ncols <= 1 or m * n * (a.shape[0] if trans_a else a.shape[1]) < SPLIT_MACS:
+            gemm(c, a, b, trans_a, trans_b, alpha, beta)
+            return
+        cols = (n + ncols - 1) // ncols
+        for blk in prange(ncols):
+            j0 = min(n, blk * cols)
+            j1 = min(n, j0 + cols)
+            # columns j0:j1 of op(b): columns of b, or rows of b when transposed
+            bblk = b[j0:j1, :] if trans_b else b[:, j0:j1]
+            gemm(c[:, j0:j1], a, bblk, trans_a, trans_b, alpha, beta)
         return
     rows = (m + nblocks - 1) // nblocks
     for blk in prange(nblocks):
