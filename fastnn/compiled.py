@@ -50,7 +50,7 @@ class CompiledStep:
         offsets = {name: off for name, off, _ in p.layout}
         layers = model.layers
         n = len(layers)
-        self.prog = np.zeros((n, 10), np.int64)
+        self.prog = np.zeros((n, 11), np.int64)
         self.fprog = np.zeros((n, 4), np.float64)
         self.seeds = np.zeros(n, np.uint64)
         self.offsets = np.zeros(n, np.uint64)
@@ -58,6 +58,7 @@ class CompiledStep:
         self.thresholds = np.zeros(n, np.uint64)
         acts_off = max_batch * model.in_features      # slot 0: the input batch
         stats_off = 0
+        masks_off = 0
         bn_layers = []
         features = model.in_features
         widest = features
@@ -76,7 +77,8 @@ class CompiledStep:
                 row[0], row[1] = k.ACT, _act_code(layer.name)
                 self.fprog[i, 0] = layer.alpha
             elif isinstance(layer, Dropout):
-                row[0] = k.DROPOUT
+                row[0], row[10] = k.DROPOUT, masks_off
+                masks_off += (max_batch * out + 7) // 8
                 self.fprog[i, 1] = layer.keep_prob
                 self.seeds[i] = layer.seed
                 self.offsets[i] = layer.offset
@@ -98,6 +100,7 @@ class CompiledStep:
         self.partials = np.zeros(max(1, (p.n_decay + CHUNK - 1) // CHUNK))
         self.gnorms = np.zeros(n)
         self.stats = np.zeros(max(1, stats_off))
+        self.masks = np.zeros(max(1, masks_off), np.uint8)
         self.running = np.zeros(max(1, stats_off))
         for layer, s0 in bn_layers:                   # the layers keep views into the flat buffer
             f = layer.features
@@ -162,7 +165,7 @@ class CompiledStep:
         return self.k.train_step(
             p.data, p.grad, self.state1, self.state2, h, opt.t, self.opt_code,
             self.acts, self.dacts, self.dz, self.loss, self.probs, self.partials, self.gnorms,
-            self.stats, self.running, self.seeds, self.offsets, self.used, self.thresholds,
+            self.stats, self.running, self.seeds, self.offsets, self.used, self.thresholds, self.masks,
             self.prog, self.fprog, xb, yb if sce else self.no_labels, self.no_targets if sce else yb,
             self.loss_code, model.l2, model.l1, p.n_decay)
 

@@ -6,7 +6,7 @@ costs the kernels plus one call's dispatch, instead of a Python round trip
 per op. It calls the same kernels as the layer-by-layer path (so the two
 agree to rounding), reading the network from an integer program:
 
-prog[l] = (kind, act, has_bias, in, out, w_off, b_off, beta_off, stats_off, acts_off)
+prog[l] = (kind, act, has_bias, in, out, w_off, b_off, beta_off, stats_off, acts_off, mask_off)
     kind      DENSE, ACT, DROPOUT or BATCHNORM
     w_off     Dense: offset of W (in, out) in the flat parameter buffer
     b_off     Dense: offset of b; BatchNorm: offset of gamma
@@ -17,6 +17,10 @@ prog[l] = (kind, act, has_bias, in, out, w_off, b_off, beta_off, stats_off, acts
               gradient lives at the same offset in ``dacts``. The network's
               input is copied to acts[0:batch*in0] first, so every layer
               reads a view of one buffer.
+    mask_off  Dropout: offset of its packed keep bits in ``masks``. The
+              forward stores them and backward reads them: generating
+              Philox bits costs more than the rest of a small layer, so
+              they are generated once per step, not twice.
 fprog[l] = (alpha, keep_prob, momentum, eps)
 
 Workspaces (``acts``, ``dacts``, ``dz``, ``loss``, ``probs``, ``partials``)
@@ -31,7 +35,7 @@ from ._jit import kernel
 from .activations import activation_backward, activation_forward
 from .batchnorm import batchnorm_backward, batchnorm_forward_train
 from .dense import dense_dz_db, dense_forward
-from .dropout import dropout_backward, dropout_forward
+from .dropout import dropout_backward_mask, dropout_forward
 from .losses import binary_cross_entropy, mean_squared_error, softmax_cross_entropy
 from .optim import adam_update, momentum_update, rmsprop_update, sgd_update
 from .regularization import l1_penalty, l2_penalty
@@ -49,7 +53,7 @@ def _view(buf, off, rows, cols):
 @kernel
 def train_step(params, grads, state1, state2, hyper, t, opt_code,
                acts, dacts, dz, loss, probs, partials, gnorms,
-               stats, running, seeds, offsets, used, thresholds,
+               stats, running, seeds, offsets, used, thresholds, masks,
                prog, fprog, X, labels, targets, loss_code, l2, l1, n_decay):
     """One step; returns the batch's cost (data + regularization).
 
@@ -61,7 +65,6 @@ def train_step(params, grads, state1, state2, hyper, t, opt_code,
     nl = prog.shape[0]
     tc = type(X[0, 0])              # every scalar handed to a kernel is cast to the data's type
     one = tc(1)
-    no_mask = np.empty(0, np.uint8)
     grads[:] = 0
     x = _view(acts, 0, batch, n_in)
     x[:, :] = X
@@ -80,8 +83,9 @@ def train_step(params, grads, state1, state2, hyper, t, opt_code,
             if fprog[l, 1] >= 1.0:
                 out[:, :] = x
             else:
-                dropout_forward(out, no_mask, x, seeds[l], offsets[l], thresholds[l],
-                                tc(1.0 / fprog[l, 1]))
+                m0 = prog[l, 10]
+                dropout_forward(out, masks[m0:m0 + (batch * f + 7) // 8], x, seeds[l], offsets[l],
+                                thresholds[l], tc(1.0 / fprog[l, 1]))
                 offsets[l] += np.uint64((batch * f + 3) // 4)
         else:
             s0 = prog[l, 8]
@@ -139,7 +143,8 @@ def train_step(params, grads, state1, state2, hyper, t, opt_code,
             if fprog[l, 1] >= 1.0:
                 dx += g
             else:
-                dropout_backward(dx, g, seeds[l], used[l], thresholds[l], tc(1.0 / fprog[l, 1]))
+                m0 = prog[l, 10]
+                dropout_backward_mask(dx, g, masks[m0:m0 + (batch * f + 7) // 8], tc(1.0 / fprog[l, 1]))
         else:
             s0 = prog[l, 8]
             batchnorm_backward(dx, grads[prog[l, 6]:prog[l, 6] + f], grads[prog[l, 7]:prog[l, 7] + f], g, x_in,
