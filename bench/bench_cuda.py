@@ -158,12 +158,12 @@ def test_cuda_train_step(benchmark):
     X, y = _step_data()
     xb, yb = model._x(X), model._y(y, STEP_BATCH)
     slots = 16 if SIM else 1 << 16
-    book = _DeviceBook(model, {f"{i}.Dense": None for i in range(3)}, slots, xb, yb)
+    book = _DeviceBook(model, slots, xb, yb)
     train = book.trainer(opt)
 
     def call():
-        if book._state["b"] == slots:      # reuse the cost slots on long runs
-            book._state["b"] = 0
+        if book.b == slots:                # reuse the cost slots on long runs
+            book.b = 0
         train(xb, yb)
         cuda.synchronize()
     call()

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _arrays, _checks
 from ._backend import kernels
+from .kernels.codes import LINEAR
 from .kernels.philox import blocks as dropout_blocks
 from .kernels.philox import keep_threshold
 
@@ -100,9 +101,9 @@ def dropout_backward(dout, keep_prob, *, seed=None, offset=0, mask=None, dx=None
             mask = np.ascontiguousarray(mask)
         kernels(backend, dout=dout, dx=dx, mask=mask).dropout.dropout_backward_mask(dx, dout, mask, scale)
     elif keep_prob == 1.0:
-        # dx += dout through the mask-free kernel with everything kept
-        kernels(backend, dout=dout, dx=dx).dropout.dropout_backward(
-            dx, dout, np.uint64(0), np.uint64(0), keep_threshold(1.0), scale)
+        # everything kept: dx += dout, the linear activation's backward (on
+        # either side, without generating a mask)
+        kernels(backend, dout=dout, dx=dx).activations.activation_backward(dx, dout, dout, LINEAR, scale)
     else:
         if seed is None:
             raise ValueError("dropout_backward needs the forward's seed (and offset) or its mask")

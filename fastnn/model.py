@@ -74,16 +74,18 @@ class _DeviceBook:
     once per epoch, so a step never waits for the GPU.
     """
 
-    def __init__(self, model, dense, n_batches, x, y):
+    def __init__(self, model, n_batches, x, y):
         self.model, self.x, self.y = model, x, y
         self.k = kernels("cuda")
         like = model.parameters().data
-        self.costs = _arrays.zeros(n_batches, np.float64, like=like)
-        self.norms = _arrays.zeros(len(dense), np.float64, like=like)
+        # each Dense layer's W, in layer order: a segment of the flat gradient
         offsets = {name: (off, int(np.prod(shp))) for name, off, shp in model.parameters().layout}
-        seg = [offsets[f"{name.split('.')[0]}.W"] for name in dense]
+        seg = [offsets[f"{i}.W"] for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
         self.starts = _arrays.as_device(np.array([o for o, _ in seg], np.int64))
         self.stops = _arrays.as_device(np.array([o + n for o, n in seg], np.int64))
+        self.costs = _arrays.zeros(n_batches, np.float64, like=like)
+        self.norms = _arrays.zeros(len(seg), np.float64, like=like)
+        self.b = 0                                  # the next batch's slot in costs
         self.xs = self.ys = None
 
     def shuffle(self, perm):
@@ -98,15 +100,14 @@ class _DeviceBook:
         return self.xs, self.ys
 
     def trainer(self, optimizer):
+        from .regularization import _penalty_partials
         model, mk = self.model, self.k.metrics
         p = model.parameters()
-        state = {"b": 0}
         penalties = [(op, lam, scale) for op, lam, scale in
                      (("l2_penalty", model.l2, 1.0), ("l1_penalty", model.l1, 0.5)) if lam]
 
         def train(xb, yb):
-            from .regularization import _penalty_partials
-            b, bs = state["b"], xb.shape[0]
+            b, bs = self.b, xb.shape[0]
             p.zero_grad()
             logits = model._forward(xb, True)
             out = _CHECKED_TARGETS[model.loss](logits, yb, "cuda")
@@ -118,19 +119,17 @@ class _DeviceBook:
             model.backward(out.grad)
             mk.segment_norms(self.norms, p.grad, self.starts, self.stops)
             optimizer.step()
-            state["b"] = b + 1
+            self.b = b + 1
             return None, None
 
-        self._state = state
         return train
 
     def read(self):
         """(costs, norms) of the epoch on the host; the buffers restart at zero."""
         costs, norms = self.costs.copy_to_host(), self.norms.copy_to_host()
-        n = self._state["b"]
+        n, self.b = self.b, 0
         _arrays.fill(self.costs, 0)
         _arrays.fill(self.norms, 0)
-        self._state["b"] = 0
         return costs[:n], norms
 
 
@@ -493,7 +492,7 @@ class Sequential:
                 cost = step_fn(xb, yb)
                 return cost, step_fn.gnorms[dense_idx]
         elif self.device:
-            book = _DeviceBook(self, dense, (m + batch_size - 1) // batch_size, x_all, y_all)
+            book = _DeviceBook(self, (m + batch_size - 1) // batch_size, x_all, y_all)
             train = book.trainer(optimizer)
         else:
             def train(xb, yb):

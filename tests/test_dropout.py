@@ -138,3 +138,13 @@ def test_bad_stream_and_mask():
         fastnn.dropout_backward(x, 0.5, mask=np.zeros(2, np.uint8))
     with pytest.raises(ValueError, match="x must not be empty"):
         fastnn.dropout_forward(np.ones((0, 3)), 0.5, seed=1)
+
+
+@pytest.mark.parametrize("backend", ["ref", "cpu"])
+def test_backward_keep_all_is_identity_gradient(backend):
+    """keep_prob == 1 keeps everything: dx += dout exactly, no mask needed."""
+    rng = np.random.default_rng(4)
+    dout = rng.standard_normal((5, 7)).astype(np.float32)
+    dx0 = rng.standard_normal((5, 7)).astype(np.float32)
+    dx = fastnn.dropout_backward(dout, 1.0, dx=dx0.copy(), backend=backend)
+    np.testing.assert_array_equal(dx, dx0 + dout)

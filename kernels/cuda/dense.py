@@ -17,6 +17,7 @@ Backward computes dz and db in one kernel with a thread per column (it sums
 its column over the batch in a fixed order: deterministic), then two
 accumulating GEMMs (beta = 1).
 """
+import functools
 import os
 
 from numba import cuda
@@ -114,12 +115,19 @@ def gemm_engine():
         raise ValueError(f"FASTNN_CUDA_GEMM must be auto, cublas or tiled, got {choice!r}")
     if choice == "tiled" or SIMULATOR:
         return None
+    cupy = _cupy()
+    if cupy is None and choice == "cublas":
+        raise RuntimeError("FASTNN_CUDA_GEMM=cublas needs CuPy: pip install cupy-cuda13x")
+    return cupy
+
+
+@functools.lru_cache(maxsize=None)
+def _cupy():
+    """CuPy with its cuBLAS wrapper, or None; the import is tried once per process."""
     try:
         import cupy
         import cupy.cublas  # noqa: F401
     except ImportError:
-        if choice == "cublas":
-            raise RuntimeError("FASTNN_CUDA_GEMM=cublas needs CuPy: pip install cupy-cuda13x") from None
         return None
     return cupy
 
