@@ -9,8 +9,8 @@ from ._jit import kernel, prange
 
 
 # f(z) and f'(z) per element: one body shared with the cuda backend
-act = kernel(scalar.act)
-dact = kernel(scalar.dact)
+act = kernel(scalar.act, inline=True)
+dact = kernel(scalar.dact, inline=True)
 
 
 @kernel(parallel=True)

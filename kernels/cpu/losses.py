@@ -11,8 +11,8 @@ from ._jit import kernel, prange
 
 # per-row helpers, one body with the cuda backend: exp(z - max) of a row into
 # probs returning (sum, max); and the rest of a softmax cross-entropy row
-_row_softmax = kernel(scalar.row_softmax)
-_softmax_ce_row = kernel(scalar.softmax_ce_row)
+_row_softmax = kernel(scalar.row_softmax, inline=True)
+_softmax_ce_row = kernel(scalar.softmax_ce_row, inline=True)
 
 
 @kernel(parallel=True)

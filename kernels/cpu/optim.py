@@ -11,7 +11,7 @@ import numpy as np
 from .. import scalar
 from ._jit import kernel, prange
 
-_adam_element = kernel(scalar.adam_element)      # one body with the cuda backend
+_adam_element = kernel(scalar.adam_element, inline=True)      # one body with the cuda backend
 
 
 @kernel(parallel=True)
