@@ -7,6 +7,10 @@ using the tolerances of the dtype and the kind of computation:
 - ``elementwise``: each output depends on O(1) inputs (activations, updates);
 - ``reduction``: each output sums many inputs (GEMMs, softmax sums, batch
   statistics), so rounding grows with the length of the sum.
+- ``elementary``: one elementary function (exp, log, log1p, tanh) of one
+  float, against NumPy's float64 result rounded to the dtype: a few units in
+  the last place (float32: 3 ulp = 3 * 2^-23 relative; atol lets results
+  in the subnormal range, where ulps are absolute, pass at the same bar);
 - ``exact``: bit-identity is the feature (dropout masks): compared bitwise,
   for any dtype.
 """
@@ -16,10 +20,12 @@ TOLERANCES = {
     np.dtype(np.float32): {
         "elementwise": dict(rtol=1e-5, atol=1e-6),
         "reduction": dict(rtol=1e-4, atol=1e-5),
+        "elementary": dict(rtol=3 * 2.0 ** -23, atol=3 * 2.0 ** -149),
     },
     np.dtype(np.float64): {
         "elementwise": dict(rtol=1e-12, atol=1e-14),
         "reduction": dict(rtol=1e-10, atol=1e-12),
+        "elementary": dict(rtol=3 * 2.0 ** -52, atol=3 * 2.0 ** -1074),
     },
 }
 

@@ -5,10 +5,15 @@ support) and constants of the argument's own type, so one body compiles as
 an ``@njit`` function (``kernels/cpu``) and as a ``@cuda.jit(device=True)``
 function (``kernels/cuda``): the two backends cannot drift apart. The math
 they implement is documented in ``kernels/ref``.
+
+``exp``, ``log1p`` and ``tanh`` come from ``vecmath``: branch-free float32
+polynomials that LLVM vectorises (``math.exp`` does not vectorise without
+SVML), and ``math`` for float64.
 """
 import math
 
 from .codes import LEAKY_RELU, RELU, SIGMOID, TANH
+from .vecmath import exp, log1p, tanh
 
 
 def act(z, code, alpha):
@@ -21,10 +26,10 @@ def act(z, code, alpha):
         return z if z > zero else alpha * z
     if code == SIGMOID:
         # exp(-|z|) never overflows; choose the form that does not cancel
-        e = math.exp(-abs(z))
+        e = exp(-abs(z))
         return one / (one + e) if z >= zero else e / (one + e)
     if code == TANH:
-        return math.tanh(z)
+        return tanh(z)
     return z
 
 
@@ -51,7 +56,7 @@ def row_softmax(probs, logits, i):
         zmax = max(zmax, logits[i, j])
     s = type(zmax)(0)
     for j in range(k):
-        e = math.exp(logits[i, j] - zmax)
+        e = exp(logits[i, j] - zmax)
         probs[i, j] = e
         s += e
     return s, zmax
@@ -85,3 +90,13 @@ def softmax_ce_row(loss, dlogits, probs, logits, labels, i, s, zmax, inv_m):
     lab = labels[i]
     dlogits[i, lab] -= inv_m
     loss[i] = math.log(s) - (logits[i, lab] - zmax)
+
+
+def bce_element(z, y):
+    """Binary cross-entropy of one logit z and target y: returns
+    (max(z, 0) - z y + log(1 + exp(-|z|)), sigmoid(z) - y)."""
+    zero = type(z)(0)
+    one = type(z)(1)
+    e = exp(-abs(z))                     # in (0, 1]: never overflows
+    sig = one / (one + e) if z >= zero else e / (one + e)
+    return max(z, zero) - z * y + log1p(e), sig - y

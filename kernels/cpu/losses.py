@@ -1,29 +1,73 @@
 """Losses on logits with fused forward + backward, cpu.
 
 Math and conventions: ``kernels/ref/losses.py``. Every kernel is parallel
-over rows (examples): each thread owns whole rows of every output, so there
-are no shared accumulators and results do not depend on the thread count.
+over blocks of whole rows (examples): each thread owns whole rows of every
+output, so there are no shared accumulators and results do not depend on the
+thread count.
+
+Why blocks and flat loops: a row has few classes (10 for digits), too short
+for a vector, so a loop over one row runs ``exp`` an element at a time. The
+exp-bound work instead runs over a block's elements as one flat,
+contiguous loop (``vecmath.exp`` vectorises), with each element's row
+statistic (max, 1/sum) spread into a per-element buffer by a cheap row loop.
 """
 import numpy as np
 
 from .. import scalar
+from ..vecmath import exp, log
 from ._jit import kernel, prange
 
-# per-row helpers, one body with the cuda backend: exp(z - max) of a row into
-# probs returning (sum, max); and the rest of a softmax cross-entropy row
-_row_softmax = kernel(scalar.row_softmax, inline=True)
-_softmax_ce_row = kernel(scalar.softmax_ce_row, inline=True)
+_bce_element = kernel(scalar.bce_element, inline=True)   # one body with cuda
+
+# Elements per block (whole rows, at least one): the buffers stay in L1.
+_BLOCK = 2048
+
+
+@kernel(inline=True)
+def _rows_per_block(k):
+    return max(1, _BLOCK // k)
+
+
+@kernel(inline=True)
+def _block_softmax(p, rowmax, rowsum, spread, z, k, rows):
+    """p = exp(z - max of its row) over a block of ``rows`` rows of k, flat;
+    rowmax, rowsum: per-row max and sum; ``spread`` is a workspace."""
+    for r in range(rows):
+        m = z[r * k]
+        for j in range(1, k):
+            m = max(m, z[r * k + j])
+        rowmax[r] = m
+        for j in range(k):
+            spread[r * k + j] = m
+    for t in range(rows * k):                 # the exp-bound loop: vectorised
+        p[t] = exp(z[t] - spread[t])
+    for r in range(rows):
+        s = type(z[0])(0)
+        for j in range(k):
+            s += p[r * k + j]
+        rowsum[r] = s
+        inv = type(s)(1) / s
+        for j in range(k):
+            spread[r * k + j] = inv
 
 
 @kernel(parallel=True)
 def softmax_forward(probs, logits):
     """probs = softmax(logits), row-wise, shifted by the row max."""
     batch, k = logits.shape
-    for i in prange(batch):
-        s, zmax = _row_softmax(probs, logits, i)
-        inv = type(zmax)(1) / s
-        for j in range(k):
-            probs[i, j] *= inv
+    z = logits.reshape(logits.size)
+    p = probs.reshape(probs.size)
+    rpb = _rows_per_block(k)
+    for blk in prange((batch + rpb - 1) // rpb):
+        i0 = blk * rpb
+        rows = min(rpb, batch - i0)
+        rowmax = np.empty(rows, logits.dtype)
+        rowsum = np.empty(rows, logits.dtype)
+        spread = np.empty(rows * k, logits.dtype)
+        pb = p[i0 * k:(i0 + rows) * k]
+        _block_softmax(pb, rowmax, rowsum, spread, z[i0 * k:(i0 + rows) * k], k, rows)
+        for t in range(rows * k):
+            pb[t] *= spread[t]
 
 
 @kernel(parallel=True)
@@ -31,9 +75,31 @@ def softmax_cross_entropy(loss, dlogits, probs, logits, labels):
     """loss (batch,), probs (batch, k); dlogits += (probs - onehot) / batch."""
     batch, k = logits.shape
     inv_m = type(logits[0, 0])(1) / type(logits[0, 0])(batch)
-    for i in prange(batch):
-        s, zmax = _row_softmax(probs, logits, i)
-        _softmax_ce_row(loss, dlogits, probs, logits, labels, i, s, zmax, inv_m)
+    z = logits.reshape(logits.size)
+    p = probs.reshape(probs.size)
+    d = dlogits.reshape(dlogits.size)
+    rpb = _rows_per_block(k)
+    for blk in prange((batch + rpb - 1) // rpb):
+        i0 = blk * rpb
+        rows = min(rpb, batch - i0)
+        rowmax = np.empty(rows, logits.dtype)
+        rowsum = np.empty(rows, logits.dtype)
+        spread = np.empty(rows * k, logits.dtype)
+        pb = p[i0 * k:(i0 + rows) * k]
+        db = d[i0 * k:(i0 + rows) * k]
+        _block_softmax(pb, rowmax, rowsum, spread, z[i0 * k:(i0 + rows) * k], k, rows)
+        for t in range(rows * k):
+            pt = pb[t] * spread[t]
+            pb[t] = pt
+            db[t] += pt * inv_m
+        for r in range(rows):
+            # spread is free again: hold log(sum) per row, a vectorised loop
+            spread[r] = log(rowsum[r])
+        for r in range(rows):
+            i = i0 + r
+            lab = labels[i]
+            dlogits[i, lab] -= inv_m
+            loss[i] = spread[r] - (logits[i, lab] - rowmax[r])
 
 
 @kernel(parallel=True)
@@ -41,18 +107,29 @@ def binary_cross_entropy(loss, dlogits, logits, y):
     """loss (batch,); dlogits += (sigmoid(z) - y) / (batch * k)."""
     batch, k = logits.shape
     one = type(logits[0, 0])(1)
-    zero = type(logits[0, 0])(0)
     inv_n = one / type(one)(batch * k)
     inv_k = one / type(one)(k)
-    for i in prange(batch):
-        s = zero
-        for j in range(k):
-            z = logits[i, j]
-            e = np.exp(-abs(z))                     # in (0, 1]: never overflows
-            s += max(z, zero) - z * y[i, j] + np.log1p(e)
-            sig = one / (one + e) if z >= zero else e / (one + e)
-            dlogits[i, j] += (sig - y[i, j]) * inv_n
-        loss[i] = s * inv_k
+    z = logits.reshape(logits.size)
+    yf = y.reshape(y.size)
+    d = dlogits.reshape(dlogits.size)
+    rpb = _rows_per_block(k)
+    for blk in prange((batch + rpb - 1) // rpb):
+        i0 = blk * rpb
+        rows = min(rpb, batch - i0)
+        terms = np.empty(rows * k, logits.dtype)
+        # slices, so the loop indexes from 0 and LLVM can vectorise it
+        zb = z[i0 * k:(i0 + rows) * k]
+        yb = yf[i0 * k:(i0 + rows) * k]
+        db = d[i0 * k:(i0 + rows) * k]
+        for t in range(rows * k):
+            term, dz = _bce_element(zb[t], yb[t])
+            terms[t] = term
+            db[t] += dz * inv_n
+        for r in range(rows):
+            s = type(one)(0)
+            for j in range(k):
+                s += terms[r * k + j]
+            loss[i0 + r] = s * inv_k
 
 
 @kernel(parallel=True)

@@ -1,4 +1,7 @@
 """Launch helpers shared by the cuda launchers."""
+import math
+import types
+
 import numpy as np
 from numba import config, cuda
 
@@ -8,6 +11,24 @@ from numba import config, cuda
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 THREADS = 32 if SIMULATOR else 256   # threads per block for 1-D grid-stride kernels
 MAX_BLOCKS = 4 if SIMULATOR else 65535   # grid-stride loops cover any size with a bounded grid
+
+
+# What ``exp``, ``log``, ``log1p`` and ``tanh`` mean in the shared bodies of
+# ``kernels/scalar.py`` on the GPU: libdevice's, through ``math``. The cpu
+# binds them to ``kernels/vecmath``'s polynomials, which exist so that LLVM
+# can vectorise CPU loops; a GPU thread has no such need, and libdevice is
+# fast and accurate.
+_GPU_MATH = {"exp": math.exp, "log": math.log, "log1p": math.log1p, "tanh": math.tanh}
+
+
+def device_function(fn):
+    """``fn`` (a shared per-element body) as a CUDA device function, with
+    its elementary functions bound to ``math`` (see ``_GPU_MATH``)."""
+    rebound = types.FunctionType(fn.__code__, {**fn.__globals__, **_GPU_MATH}, fn.__name__,
+                                 fn.__defaults__, fn.__closure__)
+    rebound.__qualname__ = fn.__qualname__
+    rebound.__doc__ = fn.__doc__
+    return cuda.jit(device=True)(rebound)
 
 
 def grid_1d(n):

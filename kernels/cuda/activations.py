@@ -2,12 +2,12 @@
 from numba import cuda
 
 from .. import scalar
-from ._launch import grid_1d, on_device
+from ._launch import device_function, grid_1d, on_device
 
 
 # f(z) and f'(z) per element: one body shared with the cpu backend
-act = cuda.jit(device=True)(scalar.act)
-dact = cuda.jit(device=True)(scalar.dact)
+act = device_function(scalar.act)
+dact = device_function(scalar.dact)
 
 
 @cuda.jit

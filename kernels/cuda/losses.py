@@ -6,17 +6,17 @@ output, so there are no atomics and results are deterministic. (Rows are
 short here, classes <= a few hundred; a warp-per-row variant is the
 optimisation for wide rows.)
 """
-import math
 
 from numba import cuda
 
 from .. import scalar
-from ._launch import grid_1d, on_device
+from ._launch import device_function, grid_1d, on_device
 
 
 # per-row helpers, one body with the cpu backend
-_row_softmax = cuda.jit(device=True)(scalar.row_softmax)
-_softmax_ce_row = cuda.jit(device=True)(scalar.softmax_ce_row)
+_row_softmax = device_function(scalar.row_softmax)
+_softmax_ce_row = device_function(scalar.softmax_ce_row)
+_bce_element = device_function(scalar.bce_element)
 
 
 @cuda.jit
@@ -48,11 +48,9 @@ def binary_cross_entropy_kernel(loss, dlogits, logits, y):
         inv_n = one / type(one)(batch * k)
         s = zero
         for j in range(k):
-            z = logits[i, j]
-            e = math.exp(-abs(z))
-            s += max(z, zero) - z * y[i, j] + math.log1p(e)
-            sig = one / (one + e) if z >= zero else e / (one + e)
-            dlogits[i, j] += (sig - y[i, j]) * inv_n
+            term, dz = _bce_element(logits[i, j], y[i, j])
+            s += term
+            dlogits[i, j] += dz * inv_n
         loss[i] = s / type(one)(k)
 
 

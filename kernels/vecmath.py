@@ -1,0 +1,231 @@
+"""exp, log, log1p and tanh that vectorise: branch-free float32 polynomials.
+
+Why: LLVM vectorises a loop only if every call in it has a vector version.
+numba's ``math.exp`` is a call to libm's ``expf``, which has one only through
+Intel's SVML, and only when llvmlite is built with the SVML patch (check
+``numba -s``: "LLVM SVML Patched"); without it every exp-bound kernel
+(sigmoid, tanh, softmax, BCE) runs one element at a time. These functions
+are plain arithmetic, integer shifts and selects, which LLVM turns into
+AVX2/AVX-512 code, and which the CUDA target compiles to FMAs.
+
+Scope: float32 only. A float64 argument goes to ``math`` (accurate, scalar):
+float32 is the speed dtype, float64 the accuracy one (gradient checks).
+
+Accuracy (float32, against float64 NumPy, tested in
+``tests/test_vecmath.py`` over the whole range and the special values):
+exp within 1 ulp, log and tanh within 2 ulp, log1p within 3 ulp; inf, -inf and nan behave as
+NumPy's. exp results below 2^-126 are subnormal as in NumPy.
+
+Where they run: the cpu backend, where ``kernels/scalar.py``'s shared bodies
+call them through an ``@overload`` that numba inlines into the calling
+kernel (the float32 polynomial, or ``math`` for float64). The cuda backend
+compiles the same bodies with these names bound to ``math``
+(``kernels/cuda/_launch.device_function``): libdevice is fast and accurate
+on a GPU, which needs no vectorising. The Python functions below run the
+float32 polynomials on NumPy scalars, so the bodies are testable in Python.
+The coefficients are the minimax polynomials of Moshier's Cephes library
+(expf, logf, tanhf).
+
+float32 ``math.log``/``math.log1p`` on the cpu accept a negative argument
+and return nan; so do these. The range checks are selects, not branches.
+"""
+import math
+
+import numpy as np
+from numba import types
+from numba.core.extending import overload
+
+_f = np.float32
+_i = np.int32
+
+# exp: x = n ln2 + r, |r| <= ln2/2, ln2 split in two so n * _LN2_HI is exact
+_LOG2E = _f(1.44269504088896341)
+_LN2_HI = _f(0.693359375)
+_LN2_LO = _f(-2.12194440e-4)
+# beyond these exp(x) is inf / 0 in float32 anyway; clamping first keeps the
+# integer n in range for any input (nan included, restored at the end)
+_EXP_MAX = _f(89.0)
+_EXP_MIN = _f(-104.0)
+_E0 = _f(1.9875691500e-4)
+_E1 = _f(1.3981999507e-3)
+_E2 = _f(8.3334519073e-3)
+_E3 = _f(4.1665795894e-2)
+_E4 = _f(1.6666665459e-1)
+_E5 = _f(5.0000001201e-1)
+# log(m), m in [sqrt(1/2), sqrt(2)), as f = m - 1: f - f^2/2 + f^3 P(f)
+_L = (_f(7.0376836292e-2), _f(-1.1514610310e-1), _f(1.1676998740e-1), _f(-1.2420140846e-1),
+      _f(1.4249322787e-1), _f(-1.6668057665e-1), _f(2.0000714765e-1), _f(-2.4999993993e-1),
+      _f(3.3333331174e-1))
+_SQRTH = _f(0.70710678118654752440)
+# tanh(x), |x| < 0.625: x + x^3 P(x^2)
+_T0 = _f(-5.70498872745e-3)
+_T1 = _f(2.06390887954e-2)
+_T2 = _f(-5.37397155531e-2)
+_T3 = _f(1.33314422036e-1)
+_T4 = _f(-3.33332819422e-1)
+_TANH_POLY = _f(0.625)
+
+_ZERO = _f(0.0)
+_HALF = _f(0.5)
+_ONE = _f(1.0)
+_TWO = _f(2.0)
+_INF = _f(np.inf)
+_NAN = _f(np.nan)
+
+
+def _pow2(x):
+    """2.0 ** x as float32 for int32 x in [-126, 127], built from its bits."""
+    return np.int32((x + _i(127)) << _i(23)).view(np.float32)
+
+
+def exp32(x):
+    """exp(x) for float32 x."""
+    xc = x if (x >= _EXP_MIN and x <= _EXP_MAX) else (_EXP_MAX if x > _EXP_MAX else _EXP_MIN)
+    n = np.int32(math.floor(xc * _LOG2E + _HALF))
+    nf = np.float32(n)
+    r = (xc - nf * _LN2_HI) - nf * _LN2_LO
+    p = ((((((_E0 * r + _E1) * r + _E2) * r + _E3) * r + _E4) * r + _E5) * r * r + r) + _ONE
+    # 2^n as two normal factors, so results near overflow become inf and
+    # results below 2^-126 round once into subnormals
+    n1 = n >> _i(1)
+    y = (p * _pow2(n1)) * _pow2(n - n1)
+    return x if x != x else y
+
+
+def _log32(x):
+    """log(x) for finite float32 x >= 2^-126 (callers handle the rest)."""
+    bits = np.float32(x).view(np.int32)
+    k = ((bits >> _i(23)) & _i(0xFF)) - _i(127)
+    m = np.int32((bits & _i(0x7FFFFF)) | _i(0x3F800000)).view(np.float32)   # in [1, 2)
+    big = m > _ONE / _SQRTH
+    f = (m * _HALF if big else m) - _ONE
+    kf = _f(k + _i(1) if big else k)
+    z = f * f
+    p = _L[0]
+    p = p * f + _L[1]
+    p = p * f + _L[2]
+    p = p * f + _L[3]
+    p = p * f + _L[4]
+    p = p * f + _L[5]
+    p = p * f + _L[6]
+    p = p * f + _L[7]
+    p = p * f + _L[8]
+    y = f * z * p + kf * _LN2_LO - _HALF * z
+    return (f + y) + kf * _LN2_HI
+
+
+_MIN_NORMAL = _f(2.0 ** -126)
+_TWO23 = _f(2.0 ** 23)
+_F23 = _f(23.0)
+
+
+def log32(x):
+    """log(x) for float32 x (subnormals scaled up by 2^23 first)."""
+    tiny = x < _MIN_NORMAL
+    xs = x * _TWO23 if tiny else x
+    lg = _log32(xs if (xs > _ZERO and xs < _INF) else _ONE)
+    lg = lg - (_F23 * _LN2_HI + _F23 * _LN2_LO) if tiny else lg
+    lg = _INF if x == _INF else lg
+    lg = -_INF if x == _ZERO else lg
+    return _NAN if (x != x or x < _ZERO) else lg
+
+
+def log1p32(x):
+    """log(1 + x) for float32 x, accurate for tiny x (the Goldberg form:
+    log(u) * x / (u - 1) cancels the rounding of u = 1 + x)."""
+    u = x + _ONE
+    d = u - _ONE
+    lg = _log32(u if u > _ZERO and u < _INF else _ONE)
+    y = x if d == _ZERO else lg * (x / d)
+    y = _INF if x == _INF else y
+    y = -_INF if u == _ZERO else y
+    return _NAN if (x != x or u < _ZERO) else y
+
+
+def tanh32(x):
+    """tanh(x) for float32 x: an odd polynomial near 0, 1 - 2/(e^2|x| + 1) beyond."""
+    a = abs(x)
+    z = x * x
+    small = ((((_T0 * z + _T1) * z + _T2) * z + _T3) * z + _T4) * z * x + x
+    t = exp32(_TWO * a)
+    big = _ONE - _TWO / (t + _ONE)
+    big = big if x >= _ZERO else -big
+    return small if a < _TANH_POLY else (x if x != x else big)
+
+
+# The Python versions (what the CUDA simulator runs) compute on NumPy
+# scalars, which warn where the compiled code silently overflows to inf.
+
+def exp(x):
+    """exp(x): ``exp32`` for float32, ``math.exp`` otherwise."""
+    if isinstance(x, np.float32):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return exp32(x)
+    return math.exp(x)
+
+
+def log(x):
+    """log(x): ``log32`` for float32, ``math.log`` otherwise."""
+    if isinstance(x, np.float32):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return log32(x)
+    return math.log(x)
+
+
+def log1p(x):
+    """log(1 + x): ``log1p32`` for float32, ``math.log1p`` otherwise."""
+    if isinstance(x, np.float32):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return log1p32(x)
+    return math.log1p(x)
+
+
+def tanh(x):
+    """tanh(x): ``tanh32`` for float32, ``math.tanh`` otherwise."""
+    if isinstance(x, np.float32):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return tanh32(x)
+    return math.tanh(x)
+
+
+def _jit_too(fn):
+    """Let numba compile ``fn`` (one argument, named x) where kernels call it."""
+    @overload(fn, inline="always")
+    def _impl(x):
+        return fn
+    return fn
+
+
+def _register(public, fast, slow):
+    @overload(public, inline="always")
+    def _impl(x):
+        if isinstance(x, types.Float) and x.bitwidth == 32:
+            return fast
+        if isinstance(x, types.Float):
+            return slow
+        return None
+    return _impl
+
+
+def _math_exp(x):
+    return math.exp(x)
+
+
+def _math_log(x):
+    return math.log(x)
+
+
+def _math_log1p(x):
+    return math.log1p(x)
+
+
+def _math_tanh(x):
+    return math.tanh(x)
+
+
+for _fn in (_pow2, _log32, exp32, log32, log1p32, tanh32):
+    _jit_too(_fn)
+_register(exp, exp32, _math_exp)
+_register(log, log32, _math_log)
+_register(log1p, log1p32, _math_log1p)
+_register(tanh, tanh32, _math_tanh)
