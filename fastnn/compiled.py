@@ -16,53 +16,56 @@ from .optim import SGD, Adam, AdamW, Momentum, RMSprop
 
 _LOSSES = {"softmax_cross_entropy": 0, "binary_cross_entropy": 1, "mean_squared_error": 2}
 
-# Run a step on one thread when batch x widest layer is below this: the
-# course's [2, 20, 7, 5, 1] at batch 64 (1,280) pays more for two threads than
-# it gains; 784-128-64-10 at batch 64 (50,176) gains (714 -> 525 us per step
-# on the 2-core machine, with the GEMMs split by columns).
-SERIAL_BELOW = 1 << 13
+# A step runs the serial twin of the kernel (every loop on the calling
+# thread; ``kernels/cpu/_jit.serial``) when batch x multiply-adds per example
+# is below this, else the kernel whose loops and GEMMs are split across
+# numba's threads. Measured per step, float32, Adam, on the 2-core machine
+# (serial vs parallel, us): [2, 20, 7, 5, 1] at batch 64 (14K MACs) 13 vs 26,
+# at 1024 (225K) 121 vs 140; [64, 128, 64, 10] with batch norm at 128 (2.2M)
+# 232 vs 250; [256, 256, 256, 10] at 32 (4.3M) 499 vs 1196, at 64 (8.6M) 849
+# vs 619; [784, 128, 64, 10] at 64 (7.0M) 543 vs 459. Both give the same
+# bits: every split depends on the shapes only.
+SERIAL_BELOW = 5_000_000
 
 
-def supported(model, optimizer):
-    """Why the compiled step cannot run this model, or None if it can."""
+def forward_supported(model):
+    """Why compiled inference cannot run this model, or None if it can."""
     if resolve(model.backend) != "cpu":
         return "the compiled step is cpu only"
-    if optimizer.backend not in (None, "cpu") or resolve(optimizer.backend) != "cpu":
-        return "the optimizer is not on the cpu backend"
-    if type(optimizer) not in (SGD, Momentum, RMSprop, Adam, AdamW):
-        return f"optimizer {type(optimizer).__name__} is not compiled"
     for layer in model.layers:
         if not isinstance(layer, (Dense, Activation, Dropout, BatchNorm)):
             return f"layer {type(layer).__name__} is not compiled"
     return None
 
 
-class CompiledStep:
-    """One compiled call per training step for ``model`` and ``optimizer``."""
+def supported(model, optimizer):
+    """Why the compiled step cannot run this model, or None if it can."""
+    why = forward_supported(model)
+    if why:
+        return why
+    if optimizer.backend not in (None, "cpu") or resolve(optimizer.backend) != "cpu":
+        return "the optimizer is not on the cpu backend"
+    if type(optimizer) not in (SGD, Momentum, RMSprop, Adam, AdamW):
+        return f"optimizer {type(optimizer).__name__} is not compiled"
+    return None
 
-    def __init__(self, model, optimizer, max_batch):
-        from .kernels.cpu import step as k
-        why = supported(model, optimizer)
-        if why:
-            raise ValueError(why)
-        self.k, self.model, self.opt = k, model, optimizer
-        p = model.parameters()
-        offsets = {name: off for name, off, _ in p.layout}
-        layers = model.layers
-        n = len(layers)
+
+class _Program:
+    """A Sequential's layers as the integer program the kernels read
+    (``prog``/``fprog``, documented in ``kernels/cpu/step.py``), with
+    activation slots for ``max_batch`` rows."""
+
+    def __init__(self, model, max_batch, k):
+        offsets = {name: off for name, off, _ in model.parameters().layout}
+        n = len(model.layers)
         self.prog = np.zeros((n, 11), np.int64)
         self.fprog = np.zeros((n, 4), np.float64)
-        self.seeds = np.zeros(n, np.uint64)
-        self.offsets = np.zeros(n, np.uint64)
-        self.used = np.zeros(n, np.uint64)
-        self.thresholds = np.zeros(n, np.uint64)
         acts_off = max_batch * model.in_features      # slot 0: the input batch
-        stats_off = 0
-        masks_off = 0
-        bn_layers = []
-        features = model.in_features
-        widest = features
-        for i, layer in enumerate(layers):
+        stats_off = masks_off = 0
+        self.bn_layers = []                            # (layer, its offset in stats and running)
+        self.dropouts = []                             # (index, layer)
+        features = widest = model.in_features
+        for i, layer in enumerate(model.layers):
             out = layer.output_features(features)
             row = self.prog[i]
             row[3], row[4], row[9] = features, out, acts_off
@@ -80,16 +83,51 @@ class CompiledStep:
                 row[0], row[10] = k.DROPOUT, masks_off
                 masks_off += (max_batch * out + 7) // 8
                 self.fprog[i, 1] = layer.keep_prob
-                self.seeds[i] = layer.seed
-                self.offsets[i] = layer.offset
-                self.thresholds[i] = keep_threshold(layer.keep_prob)
+                self.dropouts.append((i, layer))
             else:
                 row[0] = k.BATCHNORM
                 row[6], row[7], row[8] = offsets[f"{i}.gamma"], offsets[f"{i}.beta"], stats_off
                 self.fprog[i, 2], self.fprog[i, 3] = layer.momentum, layer.eps
-                bn_layers.append((layer, stats_off))
+                self.bn_layers.append((layer, stats_off))
                 stats_off += 2 * out
             features = out
+        self.acts_size, self.widest = acts_off, widest
+        self.stats_size, self.masks_size = max(1, stats_off), max(1, masks_off)
+        # multiply-adds per example, for the serial/parallel choice (SERIAL_BELOW)
+        self.macs = sum(int(r[3] * r[4]) for r in self.prog if r[0] == k.DENSE)
+
+    def running(self):
+        """The batch-norm layers' running statistics in one float64 buffer."""
+        buf = np.zeros(self.stats_size)
+        for layer, s0 in self.bn_layers:
+            f = layer.features
+            buf[s0:s0 + f] = layer.running_mean
+            buf[s0 + f:s0 + 2 * f] = layer.running_var
+        return buf
+
+
+class CompiledStep:
+    """One compiled call per training step for ``model`` and ``optimizer``."""
+
+    def __init__(self, model, optimizer, max_batch):
+        from .kernels.cpu import step as k
+        why = supported(model, optimizer)
+        if why:
+            raise ValueError(why)
+        self.k, self.model, self.opt = k, model, optimizer
+        p = model.parameters()
+        prog = _Program(model, max_batch, k)
+        self.prog, self.fprog, self.macs, self.dropouts = prog.prog, prog.fprog, prog.macs, prog.dropouts
+        n = len(model.layers)
+        self.seeds = np.zeros(n, np.uint64)
+        self.offsets = np.zeros(n, np.uint64)
+        self.used = np.zeros(n, np.uint64)
+        self.thresholds = np.zeros(n, np.uint64)
+        for i, layer in self.dropouts:
+            self.seeds[i] = layer.seed
+            self.offsets[i] = layer.offset
+            self.thresholds[i] = keep_threshold(layer.keep_prob)
+        acts_off, widest = prog.acts_size, prog.widest
         dt = p.dtype
         self.acts = np.zeros(acts_off, dt)
         self.dacts = np.zeros(acts_off, dt)
@@ -99,13 +137,11 @@ class CompiledStep:
         from .kernels.ref.regularization import CHUNK
         self.partials = np.zeros(max(1, (p.n_decay + CHUNK - 1) // CHUNK))
         self.gnorms = np.zeros(n)
-        self.stats = np.zeros(max(1, stats_off))
-        self.masks = np.zeros(max(1, masks_off), np.uint8)
-        self.running = np.zeros(max(1, stats_off))
-        for layer, s0 in bn_layers:                   # the layers keep views into the flat buffer
+        self.stats = np.zeros(prog.stats_size)
+        self.masks = np.zeros(prog.masks_size, np.uint8)
+        self.running = prog.running()
+        for layer, s0 in prog.bn_layers:              # the layers keep views into the flat buffer
             f = layer.features
-            self.running[s0:s0 + f] = layer.running_mean
-            self.running[s0 + f:s0 + 2 * f] = layer.running_var
             layer.running_mean = self.running[s0:s0 + f]
             layer.running_var = self.running[s0 + f:s0 + 2 * f]
         self.max_batch = max_batch
@@ -119,12 +155,6 @@ class CompiledStep:
         self.state2 = s["v"] if "m" in s else empty
         self.no_labels = np.zeros(0, np.intp)
         self.no_targets = np.zeros((0, model.out_features), dt)
-        self.dropouts = [(i, layer) for i, layer in enumerate(layers) if isinstance(layer, Dropout)]
-        # Each kernel's parallel region wakes the thread pool; for small layers
-        # that costs more than it saves (course nets: 99 us per step on 2
-        # threads, 31 us on 1). The choice depends on the sizes only, and every
-        # kernel gives identical results for any thread count.
-        self.widest = widest
         self.serial_below = SERIAL_BELOW
 
     def __call__(self, xb, yb):
@@ -147,27 +177,69 @@ class CompiledStep:
             h[1] = opt.beta
             h[3] = getattr(opt, "eps", 0.0)
         sce = self.loss_code == 0
-        serial = xb.shape[0] * self.widest < self.serial_below
-        if serial:
-            import numba
-            threads = numba.get_num_threads()
-            numba.set_num_threads(1)
-        try:
-            cost = self._run(xb, yb, p, opt, model, h, sce)
-        finally:
-            if serial:
-                numba.set_num_threads(threads)
-        for i, layer in self.dropouts:
-            layer.offset = int(self.offsets[i])
-        return cost
-
-    def _run(self, xb, yb, p, opt, model, h, sce):
-        return self.k.train_step(
+        step = self.k.train_step_serial if xb.shape[0] * self.macs < self.serial_below else self.k.train_step
+        cost = step(
             p.data, p.grad, self.state1, self.state2, h, opt.t, self.opt_code,
             self.acts, self.dacts, self.dz, self.loss, self.probs, self.partials, self.gnorms,
             self.stats, self.running, self.seeds, self.offsets, self.used, self.thresholds, self.masks,
             self.prog, self.fprog, xb, yb if sce else self.no_labels, self.no_targets if sce else yb,
             self.loss_code, model.l2, model.l1, p.n_decay)
+        for i, layer in self.dropouts:
+            layer.offset = int(self.offsets[i])
+        return cost
+
+
+# Rows per call of compiled inference: the activations of a block stay in
+# cache, and the blocks run on a thread each.
+INFER_ROWS = 256
+
+
+def compiled_forward(model, x, y=None):
+    """Inference-mode logits of ``x`` (validated, the model's dtype), and with
+    ``y`` (as ``Sequential._y`` makes it) each example's data loss.
+
+    Blocks of ``INFER_ROWS`` rows each run as one compiled call
+    (``kernels/cpu/step.forward_eval``: every layer's serial kernel, the same
+    code the training step of a small network runs, so nothing compiles twice),
+    spread over ``numba.get_num_threads()`` Python threads (the kernels release
+    the GIL). Each row's result depends on the rows of its block only, and the
+    blocks depend on the shapes only: the same bits for any thread count.
+    """
+    import concurrent.futures as cf
+
+    import numba
+
+    from .kernels.cpu import step as k
+    m = x.shape[0]
+    rows = min(m, INFER_ROWS)
+    prog = _Program(model, rows, k)
+    running = prog.running()
+    params = model.parameters().data
+    logits = np.empty((m, model.out_features), x.dtype)
+    loss = np.empty(m if y is not None else 0, x.dtype)
+    sce = model.loss == "softmax_cross_entropy"
+    code = -1 if y is None else _LOSSES[model.loss]
+    labels = y if y is not None and sce else np.zeros(0, np.intp)
+    targets = y if y is not None and not sce else np.zeros((0, model.out_features), x.dtype)
+
+    def block(r0):
+        r1 = min(m, r0 + rows)
+        acts = np.empty(prog.acts_size, x.dtype)
+        work = np.empty(2 * rows * model.out_features, x.dtype)        # the loss's gradient and probabilities
+        k.forward_eval(logits[r0:r1], loss[r0:r1] if code >= 0 else loss, work[:work.size // 2],
+                       work[work.size // 2:], acts, params, running,
+                       prog.prog, prog.fprog, x[r0:r1], labels[r0:r1] if code == 0 else labels,
+                       targets[r0:r1] if code > 0 else targets, code)
+
+    starts = range(0, m, rows)
+    threads = min(len(starts), numba.get_num_threads())
+    if threads <= 1:
+        for r0 in starts:
+            block(r0)
+    else:
+        with cf.ThreadPoolExecutor(threads) as pool:
+            list(pool.map(block, starts))
+    return logits, (loss if y is not None else None)
 
 
 def _act_code(name):

@@ -21,7 +21,7 @@ from . import _arrays, _checks
 from ._backend import kernels, resolve
 from .activations import sigmoid
 from .layers import Dense, Dropout, Layer
-from .losses import _CHECKED_TARGETS, LOSSES, softmax
+from .losses import _CHECKED_TARGETS, LOSSES, LossOutput, softmax
 from .params import Parameters
 from .regularization import l1_penalty, l2_penalty
 
@@ -339,7 +339,19 @@ class Sequential:
     def forward(self, x, training=False):
         """Logits of the last layer for ``x`` (m, in_features): a NumPy array
         for host input, a device array for device input."""
-        return self._like_input(self._forward(self._x(x, "x"), training), x)
+        x_ = self._x(x, "x")
+        return self._like_input(self._forward(x_, training) if training else self._infer(x_)[0], x)
+
+    def _infer(self, x, y=None):
+        """Inference-mode logits of validated ``x``; with ``y`` also the
+        loss output. On the cpu, blocks of rows run as one compiled call
+        each (``fastnn.compiled.compiled_forward``)."""
+        from .compiled import compiled_forward, forward_supported
+        if forward_supported(self) is None:
+            logits, per_example = compiled_forward(self, x, y)
+            return logits, (None if y is None else LossOutput(None, per_example))
+        logits = self._forward(x, False)
+        return logits, (None if y is None else _CHECKED_TARGETS[self.loss](logits, y, self.backend))
 
     def _forward(self, x, training):
         for layer in self.layers:
@@ -389,7 +401,7 @@ class Sequential:
         (where the input lives, like ``forward``)."""
         if self.loss == "mean_squared_error":
             raise ValueError("predict_proba needs a classification loss")
-        logits = self._forward(self._x(X), False)
+        logits, _ = self._infer(self._x(X))
         if self.loss == "softmax_cross_entropy":
             p = softmax(logits, backend=self.backend)
         else:
@@ -397,14 +409,15 @@ class Sequential:
         return self._like_input(p, X)
 
     def predict(self, X):
-        """Class labels (argmax, or sigmoid > 0.5 for BCE) as a NumPy array,
-        or the outputs for MSE (where the input lives)."""
+        """Class labels (argmax, or logit > 0, i.e. sigmoid > 0.5, for BCE) as a
+        NumPy array, or the outputs for MSE (where the input lives)."""
         if self.loss == "mean_squared_error":
             return self.forward(X)
-        p = _arrays.to_host(self.predict_proba(X))
+        # argmax and the sign of the logits decide, as in ``evaluate``: no softmax or sigmoid needed
+        z = _arrays.to_host(self._infer(self._x(X))[0])
         if self.loss == "softmax_cross_entropy":
-            return p.argmax(axis=1)
-        labels = (p > 0.5).astype(np.int64)
+            return z.argmax(axis=1)
+        labels = (z > 0).astype(np.int64)
         return labels[:, 0] if labels.shape[1] == 1 else labels
 
     def evaluate(self, X, y):
@@ -413,8 +426,7 @@ class Sequential:
         return self._evaluate(x, self._y(y, x.shape[0]))
 
     def _evaluate(self, x, yy):
-        logits = self._forward(x, False)
-        out = _CHECKED_TARGETS[self.loss](logits, yy, self.backend)
+        logits, out = self._infer(x, yy)
         if self.device:                   # two float64 sums on the device, one read
             mk = kernels("cuda").metrics
             sums = _arrays.zeros(2, np.float64, like=logits)

@@ -246,20 +246,22 @@ def _worker_init(threads):
 
 
 def warm_cache(dtypes=(np.float32, np.float64)):
-    """Compile every cpu kernel, and the compiled training step, for the given
-    dtypes into numba's on-disk cache, so worker processes load them instead
-    of each compiling them again."""
-    from .cases import CASES
-    from .kernels import cpu
+    """Compile what a small model's ``fit``, ``evaluate`` and ``predict`` use
+    on the cpu, for the given dtypes, into numba's on-disk cache, so worker
+    processes load those kernels instead of each compiling them again.
+
+    Objectives that know their model do better: ``make_objective.warm_cache``
+    runs one short trial, which compiles exactly what the trials use.
+    """
     from .layers import BatchNorm, Dense, Dropout, ReLU
     from .model import Sequential
     from .optim import Adam
+    X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
     for dt in dtypes:
-        for case in CASES.values():
-            case.run(cpu, case.args(case.tiny, dt))
         model = Sequential([Dense(2, 4, bias=False), BatchNorm(4), ReLU(), Dropout(0.5), Dense(4, 2)], dtype=dt)
-        model.fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]), optimizer=Adam(model.parameters()), epochs=1,
-                  batch_size=4, verbose=False)
+        model.fit(X, y, optimizer=Adam(model.parameters()), epochs=1, batch_size=4, verbose=False)
+        model.evaluate(X, y)
+        model.predict(X)
 
 
 def local_executor(workers=None, threads_per_worker=None):
@@ -399,8 +401,12 @@ def _run_all(objective, trials, metric, executor, log, resume):
     own = executor is None
     if own:
         executor = local_executor() if len(pending) > 1 and (os.cpu_count() or 1) > 1 else SerialExecutor()
-        if not isinstance(executor, SerialExecutor):
-            warm_cache()                      # workers then load kernels from the disk cache
+        if not isinstance(executor, SerialExecutor):   # workers then load kernels from the disk cache
+            warm = getattr(objective, "warm_cache", None)
+            if callable(warm):
+                warm(pending[0]["params"])
+            else:
+                warm_cache()
     try:
         futures = {executor.submit(_run_trial, objective, t, metric): t for t in pending}
         order = cf.as_completed(futures) if all(isinstance(f, cf.Future) for f in futures) else futures
@@ -524,6 +530,15 @@ class make_objective:
         dev = model.evaluate(*self.dev)
         train = model.evaluate(*self.train)
         return {"dev_error": 1 - dev["accuracy"], "dev_cost": dev["cost"], "train_error": 1 - train["accuracy"]}
+
+    def warm_cache(self, params):
+        """One epoch of one trial in this process: compiles (into numba's
+        disk cache) exactly the kernels the trials run, for their dtype and
+        batch size, before worker processes start."""
+        model, optimizer = self.build(params, 0)
+        model.fit(*self.train, optimizer=optimizer, epochs=1, batch_size=self.batch_size, seed=0, verbose=False)
+        model.evaluate(*self.dev)
+        model.evaluate(*self.train)
 
 
 def resume(path, lr=None, backend=None):

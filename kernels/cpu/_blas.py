@@ -15,7 +15,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.linalg import ensure_blas
 
-from ._jit import CACHE, kernel, njit, prange
+from ._jit import kernel, prange
 
 ensure_blas()  # clear error at import time if SciPy (numba's BLAS) is missing
 
@@ -80,14 +80,14 @@ _N = ord("n")
 _T = ord("t")
 
 
-@njit(cache=CACHE)
+@kernel
 def _ld(x):
     # leading dimension (row stride in elements) of a 2-D view whose rows are
     # contiguous; BLAS wants >= 1 even when the view is empty
     return max(1, x.strides[0] // x.itemsize, x.shape[1])
 
 
-@njit(cache=CACHE)
+@kernel
 def gemm(c, a, b, trans_a, trans_b, alpha, beta):
     """c = alpha * op(a) @ op(b) + beta * c, on row-major 2-D views.
 

@@ -2,7 +2,11 @@
 
 - ``cache=True`` unless ``FASTNN_NUMBA_CACHE=0``: compiled kernels are kept on
   disk (numba's ``__pycache__`` or ``NUMBA_CACHE_DIR``) so a second process
-  starts warm.
+  starts warm. numba's cache key is the signature, the CPU and the bytecode,
+  not the compile options, so a process run with ``FASTNN_PARALLEL=0`` or
+  ``NUMBA_BOUNDSCHECK=1`` would leave entries that a normal process loads
+  (serial kernels, or the reverse); ``_Cache`` adds those two options to the
+  key.
 - ``error_model="numpy"``: division by zero gives inf/nan as in NumPy instead
   of raising (and lets loops vectorise).
 - no blanket ``fastmath``; in particular never the ``nnan``/``ninf`` flags,
@@ -14,19 +18,48 @@
   before LLVM sees it. A plain call to another ``@njit`` function is only
   inlined after LLVM's loop vectoriser has run, which left loops over a
   helper scalar (Philox 7x, ``exp``-bound activations several times slower).
+- ``serial(kernel)``: the same kernel with every ``prange`` loop, its own
+  and those of the fastnn kernels it calls, compiled as a plain loop. The
+  compiled training step runs small networks this way: waking a thread pool
+  per layer costs more than it saves there, and numba's parallel lowering is
+  the larger part of a kernel's compile time (the step compiled in about
+  half the time).
 - ``FASTNN_PARALLEL=0`` compiles ``prange`` loops as plain ``range`` loops.
   numba's ``NUMBA_BOUNDSCHECK=1`` does not check accesses inside parallel
   loops, so the bounds-checked CI run sets both.
 """
 import os
+import types
 
-from numba import njit, prange  # noqa: F401  (prange re-exported for kernels)
+from numba import config, njit, prange  # noqa: F401  (prange re-exported for kernels)
+from numba.core.caching import FunctionCache
+from numba.core.dispatcher import Dispatcher
 
 CACHE = os.environ.get("FASTNN_NUMBA_CACHE", "1") not in ("0", "false", "False", "")
 
 PARALLEL = os.environ.get("FASTNN_PARALLEL", "1") not in ("0", "false", "False", "")
 
-_OPTIONS = dict(cache=CACHE, error_model="numpy", nogil=True)
+_OPTIONS = dict(error_model="numpy", nogil=True)
+
+
+class _Cache(FunctionCache):
+    """numba's disk cache with ``FASTNN_PARALLEL`` and ``NUMBA_BOUNDSCHECK`` in
+    the key: a kernel's cached code includes the kernels it calls, so the
+    key holds the process-wide options, not only the kernel's own."""
+
+    def __init__(self, py_func):
+        super().__init__(py_func)
+        self._options = ("parallel" if PARALLEL else "serial", "boundscheck" if config.BOUNDSCHECK else "")
+
+    def _index_key(self, sig, codegen):
+        return super()._index_key(sig, codegen) + self._options
+
+
+def _jit(f, parallel):
+    d = njit(parallel=parallel, **_OPTIONS)(f)
+    if CACHE:
+        d._cache = _Cache(f)
+    return d
 
 
 def kernel(fn=None, *, parallel=False, inline=False):
@@ -37,7 +70,52 @@ def kernel(fn=None, *, parallel=False, inline=False):
     a kernel's inner loop (see above).
     """
     def wrap(f):
-        if inline:
+        if inline:       # never compiled on its own, so never cached
             return njit(inline="always", **_OPTIONS)(f)
-        return njit(parallel=parallel and PARALLEL, **_OPTIONS)(f)
+        _KERNELS[f] = parallel and PARALLEL
+        return _jit(f, parallel and PARALLEL)
     return wrap(fn) if fn is not None else wrap
+
+
+# py_func -> whether it was compiled with parallel=True, for every non-inline
+# kernel; and the serial twins made so far (one per kernel, shared by callers)
+_KERNELS = {}
+_TWINS = {}
+
+
+def _callees(f):
+    """The fastnn kernels ``f`` names (its globals that are kernels' dispatchers)."""
+    for name in f.__code__.co_names:
+        v = f.__globals__.get(name)
+        if isinstance(v, Dispatcher) and v.py_func in _KERNELS:
+            yield name, v
+
+
+def _threads(f, seen=()):
+    # whether f or a kernel it calls, at any depth, has prange loops
+    if _KERNELS.get(f):
+        return True
+    return any(_threads(v.py_func, seen + (f,)) for _, v in _callees(f) if v.py_func not in seen)
+
+
+def serial(dispatcher):
+    """``dispatcher``'s kernel compiled with no thread pool: its own ``prange``
+    loops and those of every fastnn kernel it calls run as plain loops.
+
+    The twin is a second numba function over the same code, with the
+    callees in its globals replaced by their twins, and ``_serial`` appended
+    to its qualified name so numba's disk cache keeps the two apart. Kernels
+    without prange loops anywhere below them are shared, not copied.
+    """
+    f = dispatcher.py_func
+    if not _threads(f):
+        return dispatcher
+    if f not in _TWINS:
+        g = dict(f.__globals__)
+        for name, v in _callees(f):
+            g[name] = serial(v)
+        twin = types.FunctionType(f.__code__, g, f.__name__, f.__defaults__, f.__closure__)
+        twin.__qualname__ = f.__qualname__ + "_serial"
+        twin.__module__, twin.__doc__ = f.__module__, f.__doc__
+        _TWINS[f] = _jit(twin, False)
+    return _TWINS[f]

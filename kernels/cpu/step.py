@@ -31,9 +31,9 @@ import math
 import numpy as np
 
 from ._blas import gemm_rows
-from ._jit import kernel
+from ._jit import kernel, serial
 from .activations import activation_backward, activation_forward
-from .batchnorm import batchnorm_backward, batchnorm_forward_train
+from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
 from .dense import dense_dz_db, dense_forward
 from .dropout import dropout_backward_mask, dropout_forward
 from .losses import binary_cross_entropy, mean_squared_error, softmax_cross_entropy
@@ -48,6 +48,15 @@ OPT_SGD, OPT_MOMENTUM, OPT_RMSPROP, OPT_ADAM = 0, 1, 2, 3
 @kernel
 def _view(buf, off, rows, cols):
     return buf[off:off + rows * cols].reshape((rows, cols))
+
+
+@kernel(inline=True)
+def _copy(dst, src):
+    # dst[:, :] = src as a loop: numba's array-to-slice assignment compiles a
+    # formatted shape-mismatch message, 2.7 s of a cold start
+    for i in range(dst.shape[0]):
+        for j in range(dst.shape[1]):
+            dst[i, j] = src[i, j]
 
 
 @kernel
@@ -67,7 +76,7 @@ def train_step(params, grads, state1, state2, hyper, t, opt_code,
     one = tc(1)
     grads[:] = 0
     x = _view(acts, 0, batch, n_in)
-    x[:, :] = X
+    _copy(x, X)
     # ---- forward ---------------------------------------------------------------
     for l in range(nl):
         kind, code, fin, f = prog[l, 0], prog[l, 1], prog[l, 3], prog[l, 4]
@@ -81,7 +90,7 @@ def train_step(params, grads, state1, state2, hyper, t, opt_code,
         elif kind == DROPOUT:
             used[l] = offsets[l]
             if fprog[l, 1] >= 1.0:
-                out[:, :] = x
+                _copy(out, x)
             else:
                 m0 = prog[l, 10]
                 dropout_forward(out, masks[m0:m0 + (batch * f + 7) // 8], x, seeds[l], offsets[l],
@@ -168,3 +177,58 @@ def train_step(params, grads, state1, state2, hyper, t, opt_code,
         adam_update(params, grads, state1, state2, lr, tc(hyper[1]), tc(hyper[2]), tc(hyper[3]), wd,
                     hyper[5] > 0, n_decay, 1.0 - hyper[1] ** t, 1.0 - hyper[2] ** t)
     return cost
+
+
+@serial
+@kernel
+def forward_eval(logits, loss, gbuf, pbuf, acts, params, running, prog, fprog, X, labels, targets, loss_code):
+    """Inference-mode forward of the rows ``X`` into ``logits`` (batch, out):
+    batch norm normalizes with its running statistics, dropout is the
+    identity. With ``loss_code`` >= 0 also each row's data loss into ``loss``
+    (``gbuf``/``pbuf``: flat workspaces of batch * out for the loss kernel's
+    gradient and probabilities). ``prog``, ``fprog``, ``acts`` and ``running``
+    as in ``train_step``.
+
+    Compiled as the serial twin only: it calls the kernels the serial
+    training step calls, with the same argument types, so once a small
+    network has trained nothing here compiles again.
+    """
+    batch = X.shape[0]
+    nl = prog.shape[0]
+    tc = type(X[0, 0])
+    x = X
+    for l in range(nl):
+        kind, code, fin, f = prog[l, 0], prog[l, 1], prog[l, 3], prog[l, 4]
+        out = _view(acts, prog[l, 9], batch, f)
+        if kind == DENSE:
+            w = _view(params, prog[l, 5], fin, f)
+            b = params[prog[l, 6]:prog[l, 6] + f] if prog[l, 2] else params[0:0]
+            dense_forward(out, x, w, b, code, tc(fprog[l, 0]))
+        elif kind == ACT:
+            activation_forward(out, x, code, tc(fprog[l, 0]))
+        elif kind == DROPOUT:
+            continue
+        else:
+            s0 = prog[l, 8]
+            batchnorm_forward_eval(out, x, running[s0:s0 + f], running[s0 + f:s0 + 2 * f],
+                                   params[prog[l, 6]:prog[l, 6] + f], params[prog[l, 7]:prog[l, 7] + f],
+                                   fprog[l, 3])
+        x = out
+    _copy(logits, x)
+    if loss_code < 0:
+        return
+    f_last = prog[nl - 1, 4]
+    g = _view(gbuf, 0, batch, f_last)
+    g[:, :] = 0
+    lb = loss[:batch]
+    if loss_code == LOSS_SCE:
+        softmax_cross_entropy(lb, g, _view(pbuf, 0, batch, f_last), x, labels)
+    elif loss_code == LOSS_BCE:
+        binary_cross_entropy(lb, g, x, targets)
+    else:
+        mean_squared_error(lb, g, x, targets)
+
+
+# The same step on the calling thread only (every kernel's serial twin), for
+# networks too small to pay for waking the thread pool once per layer.
+train_step_serial = serial(train_step)
