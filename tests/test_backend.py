@@ -80,3 +80,33 @@ def test_second_call_adds_no_specialisation():
         calls(dt, 9)                       # other shapes, other activations, same dtypes
     assert [len(d.signatures) for d in dispatchers] == counts
     assert all(c <= 2 for c in counts), counts   # at most one per dtype
+
+
+def test_disk_cache_key_holds_the_thread_and_bounds_check_options(monkeypatch):
+    # numba's own key leaves compile options out: a FASTNN_PARALLEL=0 process
+    # would otherwise leave serial kernels that a normal process then loads
+    from numba import config
+    from numba.core.registry import cpu_target
+
+    from fastnn.kernels.cpu import _jit
+    from fastnn.kernels.cpu.activations import activation_forward
+    codegen = cpu_target.target_context.codegen()
+    sig = ("sig",)
+    keys = set()
+    for parallel in (True, False):
+        for bounds in (0, 1):
+            monkeypatch.setattr(_jit, "PARALLEL", parallel)
+            monkeypatch.setattr(config, "BOUNDSCHECK", bounds)
+            keys.add(_jit._Cache(activation_forward.py_func)._index_key(sig, codegen))
+    assert len(keys) == 4
+
+
+def test_serial_twin_is_a_separate_cached_kernel():
+    from fastnn.kernels.cpu import _blas, _jit, dense
+    twin = _jit.serial(dense.dense_forward)
+    assert twin is not dense.dense_forward and twin is _jit.serial(dense.dense_forward)
+    assert twin.py_func.__qualname__ == "dense_forward_serial"     # its own disk-cache entry
+    assert not twin.targetoptions.get("parallel")
+    # the kernels it calls are twins too; kernels with no prange below them are shared
+    assert twin.py_func.__globals__["gemm_rows"] is _jit.serial(_blas.gemm_rows) is not _blas.gemm_rows
+    assert _jit.serial(_blas.gemm) is _blas.gemm
