@@ -7,6 +7,7 @@ compiled functions and for the Python ones the CUDA simulator runs.
 """
 import re
 
+import llvmlite.binding as llvm
 import numpy as np
 import pytest
 from numba import njit
@@ -88,3 +89,45 @@ def test_float32_loop_vectorises(name):
     fn(np.empty_like(x), x)
     asm = fn.inspect_asm(fn.signatures[0])
     assert re.search(r"\bv?(mul|fmadd\d*|fmsub\d*|fnmadd\d*)ps\b", asm), f"{name}: no packed float32 arithmetic"
+
+
+@pytest.mark.parametrize("name", FUNCS)
+def test_vector_body_and_remainder_agree_bitwise(name):
+    """An element gets the same bits in a loop's vectorised body and in its
+    scalar remainder (``fmuladd`` fuses both or neither). Where threads split
+    an array decides which elements land in a remainder, so this is what
+    makes the kernels' results independent of the thread count."""
+    x = _inputs(name, np.float32)[:4099]
+    whole = np.empty_like(x)
+    COMPILED[name](whole, x)
+    for shift in (1, 3, 7):
+        part = np.empty_like(x[shift:])
+        COMPILED[name](part, x[shift:])          # every element moves lanes
+        np.testing.assert_array_equal(part.view(np.int32), whole[shift:].view(np.int32))
+    one = np.empty(1, np.float32)
+    for i in range(0, x.size, 97):               # size 1: scalar code only
+        COMPILED[name](one, x[i:i + 1])
+        assert one.view(np.int32)[0] == whole.view(np.int32)[i], (name, x[i])
+
+
+@pytest.mark.skipif(not llvm.get_host_cpu_features().get("fma", False),
+                    reason="this CPU has no FMA: fmuladd is a multiply and an add")
+def test_fmuladd_fuses_compiled_and_rounds_twice_in_python():
+    """Compiled, ``fmuladd`` rounds once (on an FMA machine such as the CI's);
+    the Python version is a float32 multiply then an add."""
+    @njit
+    def apply(out, a, b, c):
+        for i in range(out.size):
+            out[i] = vecmath.fmuladd(a[i], b[i], c[i])
+    rng = np.random.default_rng(3)
+    a, b, c = (rng.standard_normal(10_000).astype(np.float32) for _ in range(3))
+    out = np.empty_like(a)
+    apply(out, a, b, c)
+    # a * b is exact in float64; rounding the float64 sum to float32 can
+    # differ from one rounding only at a double-rounding tie
+    fused = (a.astype(np.float64) * b + c).astype(np.float32)
+    assert np.mean(out == fused) > 0.999
+    twice = a * b + c
+    assert np.mean(out != twice) > 0.01, "not fused"
+    py = np.array([vecmath.fmuladd(a[i], b[i], c[i]) for i in range(a.size)], np.float32)
+    np.testing.assert_array_equal(py, twice)
