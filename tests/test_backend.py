@@ -101,6 +101,29 @@ def test_disk_cache_key_holds_the_thread_and_bounds_check_options(monkeypatch):
     assert len(keys) == 4
 
 
+def test_disk_cache_key_changes_with_any_kernel_source(tmp_path, monkeypatch):
+    # a cached kernel holds the code of the kernels it calls, but numba only
+    # checks the caller's own file: an edit to a callee must change every key
+    import shutil
+
+    from numba.core.registry import cpu_target
+
+    from fastnn.kernels.cpu import _jit
+    from fastnn.kernels.cpu.activations import activation_forward
+    root = tmp_path / "kernels"
+    shutil.copytree(_jit._PACKAGE, root, ignore=shutil.ignore_patterns("__pycache__", "*.nb[ic]"))
+    before = _jit.source_digest(str(root))
+    assert before == _jit.source_digest(_jit._PACKAGE)      # content, not location
+    with open(root / "vecmath.py", "a") as f:
+        f.write("\n# an edit to a callee\n")
+    after = _jit.source_digest.__wrapped__(str(root))
+    assert after != before
+    codegen = cpu_target.target_context.codegen()
+    key = _jit._Cache(activation_forward.py_func)._index_key(("sig",), codegen)
+    monkeypatch.setattr(_jit, "source_digest", lambda: after)
+    assert _jit._Cache(activation_forward.py_func)._index_key(("sig",), codegen) != key
+
+
 def test_serial_twin_is_a_separate_cached_kernel():
     from fastnn.kernels.cpu import _blas, _jit, dense
     twin = _jit.serial(dense.dense_forward)

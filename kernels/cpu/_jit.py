@@ -6,7 +6,13 @@
   not the compile options, so a process run with ``FASTNN_PARALLEL=0`` or
   ``NUMBA_BOUNDSCHECK=1`` would leave entries that a normal process loads
   (serial kernels, or the reverse); ``_Cache`` adds those two options to the
-  key.
+  key. numba also checks only the source file of the kernel itself, while a
+  kernel's cached code includes every kernel and helper it calls: after an
+  edit to ``vecmath.py`` or ``dense.py`` (a ``git pull``, an editable
+  install) the step in ``step.py`` would load with the old callees inside,
+  out of step with the Python that sizes its workspaces, which is how a
+  stale cache can crash a process. ``_Cache`` therefore also keys on a
+  digest of every source file of the kernels package.
 - ``error_model="numpy"``: division by zero gives inf/nan as in NumPy instead
   of raising (and lets loops vectorise).
 - no blanket ``fastmath``; in particular never the ``nnan``/``ninf`` flags,
@@ -28,6 +34,8 @@
   numba's ``NUMBA_BOUNDSCHECK=1`` does not check accesses inside parallel
   loops, so the bounds-checked CI run sets both.
 """
+import functools
+import hashlib
 import os
 import types
 
@@ -42,17 +50,38 @@ PARALLEL = os.environ.get("FASTNN_PARALLEL", "1") not in ("0", "false", "False",
 _OPTIONS = dict(error_model="numpy", nogil=True)
 
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@functools.lru_cache(maxsize=None)
+def source_digest(root=_PACKAGE):
+    """SHA-256 over the relative paths and bytes of every ``.py`` file under
+    ``root`` (default: the kernels package), in a fixed order."""
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()                      # os.walk descends in this order
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        for name in sorted(filenames):
+            if name.endswith(".py"):
+                path = os.path.join(dirpath, name)
+                h.update(os.path.relpath(path, root).replace(os.sep, "/").encode() + b"\0")
+                with open(path, "rb") as f:
+                    h.update(f.read() + b"\0")
+    return h.hexdigest()
+
+
 class _Cache(FunctionCache):
-    """numba's disk cache with ``FASTNN_PARALLEL`` and ``NUMBA_BOUNDSCHECK`` in
-    the key: a kernel's cached code includes the kernels it calls, so the
-    key holds the process-wide options, not only the kernel's own."""
+    """numba's disk cache keyed also on ``FASTNN_PARALLEL``,
+    ``NUMBA_BOUNDSCHECK`` and ``source_digest()``: a kernel's cached code
+    includes the kernels it calls, so the key holds the process-wide options
+    and the whole package's source, not only the kernel's own."""
 
     def __init__(self, py_func):
         super().__init__(py_func)
         self._options = ("parallel" if PARALLEL else "serial", "boundscheck" if config.BOUNDSCHECK else "")
 
     def _index_key(self, sig, codegen):
-        return super()._index_key(sig, codegen) + self._options
+        return super()._index_key(sig, codegen) + self._options + (source_digest(),)
 
 
 def _jit(f, parallel):
