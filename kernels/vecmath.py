@@ -6,8 +6,9 @@ Intel's SVML, and only when llvmlite is built with the SVML patch (check
 ``numba -s``: "LLVM SVML Patched"); without it every exp-bound kernel
 (sigmoid, tanh, softmax, BCE) runs one element at a time. These functions
 are plain arithmetic, integer shifts, selects and fused multiply-adds
-(``fmuladd``), which LLVM turns into AVX2/AVX-512 code: about 2 cycles per
-16 float32 exps per core on Zen 4.
+(``fmuladd``), which LLVM turns into AVX2/AVX-512 code: a float32 exp
+costs about 0.4 ns per core on the 2-core Zen 4 development machine (a
+vectorised loop over 10M elements), where ``math.exp`` costs several ns.
 
 Scope: float32 only. A float64 argument goes to ``math`` (accurate, scalar):
 float32 is the speed dtype, float64 the accuracy one (gradient checks).
