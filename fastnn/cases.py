@@ -80,7 +80,9 @@ def _dense_bwd(act, bias=True):
     return make
 
 
-_DENSE_SHAPES = ((1, 1, 1), (7, 3, 5), (33, 65, 70), (64, 128, 10))
+# (150, 20, 120): 18,000 outputs, above kernels/cpu/dense._SERIAL_EPILOGUE, so
+# both the serial and the threaded epilogue are compared with ref
+_DENSE_SHAPES = ((1, 1, 1), (7, 3, 5), (33, 65, 70), (64, 128, 10), (150, 20, 120))
 _DENSE_BENCH = ((32, 784, 128), (64, 784, 128), (256, 784, 128), (1024, 784, 128), (4096, 784, 128))
 
 

@@ -38,6 +38,12 @@ def test_dense_any_shape(batch, n_in, n_out, act, seed, f32):
             testing.assert_close(actual, expected, kind, err_msg=f"{case.name} {out_name}")
 
 
+def test_dense_shapes_cover_both_epilogues():
+    from fastnn.kernels.cpu.dense import _SERIAL_EPILOGUE
+    sizes = [b * o for b, _, o in CASES["dense_forward[relu]"].shapes]
+    assert min(sizes) < _SERIAL_EPILOGUE <= max(sizes)
+
+
 def test_backward_accumulates():
     """Backward adds into gradient buffers: two calls give twice the increment."""
     case = CASES["dense_backward[tanh]"]
