@@ -19,9 +19,8 @@ from .activations import activation_forward, dact
 _COLS = 64
 
 
-# Below this many outputs the epilogue runs on the calling thread: two
-# parallel regions (bias, activation) cost more than they save there (at
-# 32 x 128 outputs they were a quarter of the layer's time).
+# Below this many outputs the epilogue (and backward's dz/db pass) runs on
+# the calling thread: a parallel region costs more than it saves there.
 _SERIAL_EPILOGUE = 16384
 
 
@@ -41,7 +40,7 @@ def _epilogue(out, b, act_code, alpha):
 _epilogue_serial = serial(_epilogue)
 
 
-@kernel(parallel=True)
+@kernel
 def dense_forward(out, x, w, b, act_code, alpha):
     """out = f(x @ w + b); GEMM into out, then the bias and f in place."""
     gemm_rows(out, x, w, False, False, 1.0, 0.0)
@@ -76,12 +75,19 @@ def dense_dz_db(dz, db, dout, out, act_code, alpha):
                 db[j] += acc[j - j0]
 
 
+_dense_dz_db_serial = serial(dense_dz_db)
+
+
 @kernel
 def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
     """Accumulate dx (batch, in), dw (in, out), db (out,); dz is a workspace.
 
-    One pass for dz and db (``dense_dz_db``), then two accumulating GEMMs.
+    One pass for dz and db (``dense_dz_db``, on the calling thread for
+    small layers, as the forward epilogue), then two accumulating GEMMs.
     """
-    dense_dz_db(dz, db, dout, out, act_code, alpha)
+    if dout.size < _SERIAL_EPILOGUE:
+        _dense_dz_db_serial(dz, db, dout, out, act_code, alpha)
+    else:
+        dense_dz_db(dz, db, dout, out, act_code, alpha)
     gemm_rows(dw, x, dz, True, False, 1.0, 1.0)    # dw += x.T @ dz
     gemm_rows(dx, dz, w, False, True, 1.0, 1.0)    # dx += dz @ w.T
