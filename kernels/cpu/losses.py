@@ -29,9 +29,15 @@ def _rows_per_block(k):
 
 
 @kernel(inline=True)
-def _block_softmax(p, rowmax, rowsum, spread, z, k, rows):
-    """p = exp(z - max of its row) over a block of ``rows`` rows of k, flat;
-    rowmax, rowsum: per-row max and sum; ``spread`` is a workspace."""
+def _block_softmax(p, z, k, rows):
+    """p = exp(z - max of its row) over a block of ``rows`` rows of k, flat.
+
+    Returns rowmax and rowsum (rows,) and spread (rows * k,): 1 / rowsum of
+    each element's row, a workspace the caller may reuse.
+    """
+    rowmax = np.empty(rows, z.dtype)
+    rowsum = np.empty(rows, z.dtype)
+    spread = np.empty(rows * k, z.dtype)
     for r in range(rows):
         m = z[r * k]
         for j in range(1, k):
@@ -49,6 +55,7 @@ def _block_softmax(p, rowmax, rowsum, spread, z, k, rows):
         inv = type(s)(1) / s
         for j in range(k):
             spread[r * k + j] = inv
+    return rowmax, rowsum, spread
 
 
 @kernel(parallel=True)
@@ -61,11 +68,8 @@ def softmax_forward(probs, logits):
     for blk in prange((batch + rpb - 1) // rpb):
         i0 = blk * rpb
         rows = min(rpb, batch - i0)
-        rowmax = np.empty(rows, logits.dtype)
-        rowsum = np.empty(rows, logits.dtype)
-        spread = np.empty(rows * k, logits.dtype)
         pb = p[i0 * k:(i0 + rows) * k]
-        _block_softmax(pb, rowmax, rowsum, spread, z[i0 * k:(i0 + rows) * k], k, rows)
+        _, _, spread = _block_softmax(pb, z[i0 * k:(i0 + rows) * k], k, rows)
         for t in range(rows * k):
             pb[t] *= spread[t]
 
@@ -82,12 +86,9 @@ def softmax_cross_entropy(loss, dlogits, probs, logits, labels):
     for blk in prange((batch + rpb - 1) // rpb):
         i0 = blk * rpb
         rows = min(rpb, batch - i0)
-        rowmax = np.empty(rows, logits.dtype)
-        rowsum = np.empty(rows, logits.dtype)
-        spread = np.empty(rows * k, logits.dtype)
         pb = p[i0 * k:(i0 + rows) * k]
         db = d[i0 * k:(i0 + rows) * k]
-        _block_softmax(pb, rowmax, rowsum, spread, z[i0 * k:(i0 + rows) * k], k, rows)
+        rowmax, rowsum, spread = _block_softmax(pb, z[i0 * k:(i0 + rows) * k], k, rows)
         for t in range(rows * k):
             pt = pb[t] * spread[t]
             pb[t] = pt
