@@ -1,5 +1,7 @@
 """Launch helpers shared by the cuda launchers."""
 import math
+import sys
+import threading
 import types
 
 import numpy as np
@@ -11,6 +13,54 @@ from numba import config, cuda
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 THREADS = 32 if SIMULATOR else 256   # threads per block for 1-D grid-stride kernels
 MAX_BLOCKS = 4 if SIMULATOR else 65535   # grid-stride loops cover any size with a bounded grid
+
+
+def atomic_shared_arrays(shared_cls):
+    """Make the simulator's ``cuda.shared.array`` allocate once per block.
+
+    The simulator (numba-cuda <= 0.30 at least) runs a block's threads as
+    Python threads and gives them one NumPy array per call site, looked up
+    and, when missing, created and stored without a lock. A thread switch
+    between the lookup and the store gives two threads of a block different
+    arrays: one thread's shared writes then go to an orphan array, and a
+    block reduction silently loses its partial (or reads ``np.empty``'s
+    garbage). The CI's short GIL switch interval made this an occasional
+    wrong gradient norm in the simulated fit tests. This replacement keys
+    allocations the same way (the caller's file and line) and does the
+    lookup-and-store under a lock. Dynamic shared memory (``shape == 0``) and
+    ``alignment`` keep the original path: it has no per-call-site state.
+    """
+    original = shared_cls.array
+    if getattr(original, "_fastnn_atomic", False):
+        return
+    lock = threading.Lock()
+
+    def array(self, shape, dtype, alignment=None):
+        if shape == 0 or alignment is not None:
+            return original(self, shape, dtype, alignment)
+        caller = sys._getframe(1)
+        key = (caller.f_code.co_filename, caller.f_lineno)
+        with lock:
+            res = self._allocations.get(key)
+            if res is None:
+                res = np.empty(shape, _np_dtype(dtype))
+                self._allocations[key] = res
+        return res
+
+    array._fastnn_atomic = True
+    array.__doc__ = original.__doc__
+    shared_cls.array = array
+
+
+def _np_dtype(dtype):
+    from numba.core import types as nbtypes
+    from numba.np import numpy_support
+    return numpy_support.as_dtype(dtype) if isinstance(dtype, nbtypes.Type) else np.dtype(dtype)
+
+
+if SIMULATOR:
+    from numba.cuda.simulator.kernelapi import FakeCUDAShared
+    atomic_shared_arrays(FakeCUDAShared)
 
 
 # What ``exp``, ``log``, ``log1p`` and ``tanh`` mean in the shared bodies of
