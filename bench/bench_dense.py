@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from fastnn.cases import CASES
+from fastnn.cases import CASES, copy_args
 
-from .conftest import BACKENDS, bench_params, run_case
+from .conftest import BACKENDS, bench_params, interleaved, run_case
 
 DENSE = [c for c in CASES.values() if c.family == "dense"]
 
@@ -15,13 +15,9 @@ def test_dense(benchmark, name, shape, backend):
     run_case(benchmark, CASES[name], shape, np.float32, backend)
 
 
-@pytest.mark.parametrize("name,shape", bench_params(DENSE))
-def test_dense_gemm_reference(benchmark, name, shape):
-    """The layer's GEMMs alone (BLAS, as the cpu kernel calls them): the
-    fused epilogue's cost is the layer's time over this one."""
+def _gemms(case, a):
+    """The layer's GEMMs alone, on a case's arguments, as the cpu kernel calls them."""
     from fastnn.kernels.cpu._blas import gemm_rows
-    case = CASES[name]
-    a = case.args(shape, np.float32)
     if case.op == "dense_forward":
         def step():
             gemm_rows(a["out"], a["x"], a["w"], False, False, 1.0, 0.0)
@@ -29,11 +25,31 @@ def test_dense_gemm_reference(benchmark, name, shape):
         def step():
             gemm_rows(a["dw"], a["x"], a["dout"], True, False, 1.0, 1.0)
             gemm_rows(a["dx"], a["dout"], a["w"], False, True, 1.0, 1.0)
+    return step
+
+
+@pytest.mark.parametrize("name,shape", bench_params(DENSE))
+def test_dense_gemm_reference(benchmark, name, shape):
+    """The layer's GEMMs alone (BLAS, as the cpu kernel calls them): the
+    fused epilogue's cost is the layer's time over this one."""
+    case = CASES[name]
+    a = case.args(shape, np.float32)
+    step = _gemms(case, a)
     step()
     benchmark.group = f"{case.name}|{'x'.join(map(str, shape))}|float32"
     benchmark.extra_info.update(backend="gemm-only", reference="gemm", case=name, bytes=case.bytes(shape, 4),
                                 flops=case.flops(shape), elements=int(np.prod(shape)))
     benchmark(step)
+
+
+@pytest.mark.parametrize("name,shape", bench_params(DENSE))
+def test_dense_vs_gemms_interleaved(benchmark, name, shape):
+    """The target's ratio, layer / its GEMMs, with both timed in each round."""
+    import fastnn.kernels.cpu as cpu
+    case = CASES[name]
+    layer_args = copy_args(case.args(shape, np.float32))
+    interleaved(benchmark, f"interleaved|{case.name}|{'x'.join(map(str, shape))}|float32",
+                lambda: case.run(cpu, layer_args), _gemms(case, case.args(shape, np.float32)), "gemm-only")
 
 
 @pytest.mark.parametrize("name,shape", bench_params(DENSE))

@@ -4,10 +4,10 @@ and triad bandwidth of this machine measured in the same run."""
 import numpy as np
 import pytest
 
-from fastnn.cases import CASES
+from fastnn.cases import CASES, copy_args
 
 from . import _reference
-from .conftest import BACKENDS, bench_params, run_case
+from .conftest import BACKENDS, bench_params, interleaved, run_case
 
 OPTIM = [c for c in CASES.values() if c.family == "optim" and c.bench_shapes]
 SIZES = sorted({s[0] for c in OPTIM for s in c.bench_shapes})
@@ -38,11 +38,9 @@ def test_bandwidth(benchmark, kind, n):
     assert np.isfinite(b).all() and (kind != "copy" or np.array_equal(b, a))
 
 
-@pytest.mark.parametrize("n", SIZES)
-def test_adam_torch_fused(benchmark, n):
+def _torch_fused_adam(a):
+    """torch.optim.Adam(fused=True) over a case's p and g (shared memory), or a skip."""
     torch = pytest.importorskip("torch")
-    case = CASES["adam_update"]
-    a = case.args((n,), np.float32)
     p = torch.nn.Parameter(torch.from_numpy(a["p"]))
     p.grad = torch.from_numpy(a["g"])
     try:
@@ -50,7 +48,26 @@ def test_adam_torch_fused(benchmark, n):
         opt.step()
     except RuntimeError as exc:                       # fused needs a torch build that has it on CPU
         pytest.skip(f"torch fused Adam unavailable on CPU: {exc}")
+    return p, opt
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_adam_torch_fused(benchmark, n):
+    case = CASES["adam_update"]
+    a = case.args((n,), np.float32)
+    p, opt = _torch_fused_adam(a)
     benchmark.group = f"adam_update|{n}|float32"
     benchmark.extra_info.update(backend="torch-fused", case="adam_update", elements=n, bytes=case.bytes((n,), 4))
     benchmark(opt.step)
-    assert torch.isfinite(p).all()
+    assert np.isfinite(a["p"]).all()                    # p is a view of a["p"]
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_adam_vs_torch_fused_interleaved(benchmark, n):
+    """The target's ratio, fastnn's Adam / torch's fused Adam, with both
+    timed in each round (separate buffers of the same size and values)."""
+    import fastnn.kernels.cpu as cpu
+    case = CASES["adam_update"]
+    ours = copy_args(case.args((n,), np.float32))
+    p, opt = _torch_fused_adam(case.args((n,), np.float32))
+    interleaved(benchmark, f"interleaved|adam_update|{n}|float32", lambda: case.run(cpu, ours), opt.step, "torch-fused")

@@ -7,6 +7,7 @@ pytest-benchmark's table compares backends within a group; ``extra_info``
 carries bytes and FLOPs per call for GB/s and GFLOP/s.
 """
 import importlib
+import time
 
 import numpy as np
 import pytest
@@ -37,6 +38,54 @@ def run_case(benchmark, case, shape, dtype, backend):
         assert np.isfinite(args[name]).all(), f"{case.name}: {name} not written"
 
 
+def interleaved(benchmark, group, fn, other, against, budget=2.0, block=2e-3):
+    """Time ``fn`` against ``other`` in alternation; record the median ratio.
+
+    A head-to-head claim ("at least as fast as", "at most 1.15x") is a ratio,
+    and on a shared machine two benchmarks timed one after the other can land
+    in different slow or fast phases. Here every round times a block of each
+    back to back, in alternating order, so a phase moves both sides of a
+    round alike; the claim is the median over rounds of time(fn) /
+    time(other), stored as ``extra_info["interleaved"]`` (``fastnn.bench``
+    reports it in its own table). Blocks repeat a call until they last about
+    ``block`` seconds; rounds fill about ``budget`` seconds. With benchmarks
+    disabled (the test run) one round of single calls runs as a smoke test.
+    """
+    fn()
+    other()                                            # compiled and warm
+    t0 = time.perf_counter()
+    fn()
+    other()
+    pair = time.perf_counter() - t0
+    calls = max(1, int(block / max(pair / 2, 1e-9)))
+    rounds = max(10, min(500, int(budget / max(pair * calls, 1e-9))))
+    ratios = []
+
+    def timed(f):
+        t = time.perf_counter()
+        for _ in range(calls):
+            f()
+        return time.perf_counter() - t
+
+    def one_round():
+        if len(ratios) % 2:
+            b = timed(other)
+            a = timed(fn)
+        else:
+            a = timed(fn)
+            b = timed(other)
+        ratios.append(a / b)
+
+    benchmark.group = group
+    benchmark.extra_info.update(backend=f"{benchmark.extra_info.get('backend', 'cpu')} vs {against}")
+    benchmark.pedantic(one_round, rounds=rounds, iterations=1)
+    ratio = float(np.median(ratios))
+    benchmark.extra_info["interleaved"] = {"against": against, "ratio": ratio, "rounds": len(ratios),
+                                           "calls": calls}
+    assert np.isfinite(ratio) and ratio > 0
+    return ratio
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """After timed runs: GB/s, % of the best bandwidth reference of the same
     size measured in this run, speedup vs ref, ratio to the GEMMs alone
@@ -44,7 +93,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     session = getattr(config, "_benchmarksession", None)
     if session is None or session.disabled or not session.benchmarks:
         return
-    from fastnn.bench import summarize
+    from fastnn.bench import head_to_head, summarize
     records = [{"group": b.group, "median": b.stats.median, "extra_info": b.extra_info}
                for b in session.benchmarks if b.stats is not None]
     tr = terminalreporter
@@ -55,3 +104,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                  f"{speed:.1f}x" if speed is not None else "", f"{vs_gemm:.2f}x" if vs_gemm is not None else ""]
         tr.write_line(f"{group:<46}{backend:<13}{median * 1e3:>10.3f}ms{cells[0]:>8}{cells[1]:>7}"
                       f"{cells[2]:>8}{cells[3]:>9}")
+    pairs = head_to_head(records)
+    if pairs:
+        tr.write_sep("-", "fastnn: head to head, timed in alternation (median time ratio; < 1 is faster)")
+        for group, backend, against, ratio, rounds in pairs:
+            tr.write_line(f"{group:<46}{backend:<8} vs {against:<14}{ratio:>8.2f}x  ({rounds} rounds)")

@@ -66,10 +66,14 @@ def dense_dz_db(dz, db, dout, out, act_code, alpha):
         j1 = min(n, j0 + _COLS)
         acc = np.zeros(j1 - j0, dtype=np.float64)
         for i in range(batch):
-            for j in range(j0, j1):
-                g = dout[i, j] * dact(out[i, j], act_code, alpha)
-                dz[i, j] = g
-                acc[j - j0] += g
+            # 1-D row slices: with 2-D indexing the loop stayed scalar
+            # (8.4 vs 1.2 us for 32x128 relu), with them LLVM unswitches
+            # act_code and vectorises along the row
+            zrow, drow, orow = dz[i, j0:j1], dout[i, j0:j1], out[i, j0:j1]
+            for j in range(j1 - j0):
+                g = drow[j] * dact(orow[j], act_code, alpha)
+                zrow[j] = g
+                acc[j] += g
         if has_bias:
             for j in range(j0, j1):
                 db[j] += acc[j - j0]
