@@ -29,3 +29,56 @@ def test_gpu_rows_use_the_device_copy_and_host_rows_the_host_references():
     assert gpu[4] == pytest.approx(37.5)          # 300 of 800 GB/s, not of the host's 12
     assert gpu[5] is None                         # no ref in a GPU group
     assert rows[("dense|8|float32|cuda", "cuda-cublas")][6] == pytest.approx(1.5)
+
+
+def test_interleaved_pairs_get_their_own_table_not_rows():
+    from fastnn.bench import head_to_head, markdown
+    records = [
+        _rec("adam|10|float32", 2e-6, backend="cpu", elements=10, bytes=280),
+        _rec("adam|10|float32", 1e-6, backend="ref", elements=10, bytes=280),
+        _rec("interleaved|adam|10|float32", 5e-6, backend="cpu vs torch-fused",
+             interleaved={"against": "torch-fused", "ratio": 0.93, "rounds": 40, "calls": 1}),
+    ]
+    rows = summarize(records)
+    assert [(r[0], r[1]) for r in rows] == [("adam|10|float32", "ref"), ("adam|10|float32", "cpu")]
+    assert rows[1][5] == pytest.approx(0.5)                 # the pair's round time is no ref
+    pairs = head_to_head(records)
+    assert pairs == [("interleaved|adam|10|float32", "cpu", "torch-fused", 0.93, 40)]
+    md = markdown(rows, "test machine", pairs)
+    assert "| interleaved|adam|10|float32 | cpu | torch-fused | 0.93x | 40 |" in md
+    assert "Head to head" not in markdown(rows, "test machine")
+
+
+def test_interleaved_times_both_sides_each_round_in_alternating_order(monkeypatch):
+    from bench import conftest as harness
+
+    clock = [0.0]
+    order = []
+
+    def advance(name, dt):
+        def f():
+            order.append(name)
+            clock[0] += dt
+        return f
+
+    class Bench:                                   # the part of pytest-benchmark's fixture used
+        extra_info = {}
+        group = None
+
+        def pedantic(self, target, rounds, iterations):
+            assert iterations == 1
+            for _ in range(rounds):
+                target()
+
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: clock[0])
+    # fn costs 3 units, other 2: every round's ratio is exactly 1.5
+    b = Bench()
+    ratio = harness.interleaved(b, "g", advance("fn", 3.0), advance("other", 2.0), "them",
+                                budget=50.0, block=1.0)
+    assert ratio == 1.5
+    pair = b.extra_info["interleaved"]
+    assert pair["against"] == "them" and pair["rounds"] == 10 and pair["calls"] == 1
+    assert b.group == "g" and b.extra_info["backend"] == "cpu vs them"
+    rounds = order[4:]                             # after the warm-up and the calibration pair
+    firsts = [rounds[2 * r] for r in range(len(rounds) // 2)]
+    assert firsts == ["fn", "other"] * 5           # who goes first alternates
