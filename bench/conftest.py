@@ -38,7 +38,7 @@ def run_case(benchmark, case, shape, dtype, backend):
         assert np.isfinite(args[name]).all(), f"{case.name}: {name} not written"
 
 
-def interleaved(benchmark, group, fn, other, against, budget=2.0, block=2e-3):
+def interleaved(benchmark, group, fn, other, against, budget=2.0, block=2e-3, backend="cpu"):
     """Time ``fn`` against ``other`` in alternation; record the median ratio.
 
     A head-to-head claim ("at least as fast as", "at most 1.15x") is a ratio,
@@ -50,6 +50,7 @@ def interleaved(benchmark, group, fn, other, against, budget=2.0, block=2e-3):
     reports it in its own table). Blocks repeat a call until they last about
     ``block`` seconds; rounds fill about ``budget`` seconds. With benchmarks
     disabled (the test run) one round of single calls runs as a smoke test.
+    ``backend`` names ``fn`` in the report.
     """
     fn()
     other()                                            # compiled and warm
@@ -77,7 +78,7 @@ def interleaved(benchmark, group, fn, other, against, budget=2.0, block=2e-3):
         ratios.append(a / b)
 
     benchmark.group = group
-    benchmark.extra_info.update(backend=f"{benchmark.extra_info.get('backend', 'cpu')} vs {against}")
+    benchmark.extra_info.update(backend=f"{backend} vs {against}")
     benchmark.pedantic(one_round, rounds=rounds, iterations=1)
     ratio = float(np.median(ratios))
     benchmark.extra_info["interleaved"] = {"against": against, "ratio": ratio, "rounds": len(ratios),
