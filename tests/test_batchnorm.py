@@ -84,6 +84,47 @@ def test_float32_large_mean_matches_float64(backend):
     testing.assert_close(dx32, dx64.astype(np.float32), "reduction")
 
 
+def test_one_pass_statistics_far_from_zero():
+    """The cpu forward takes mean and variance from one pass over x - shift.
+    x = 2^20 + d in float64, exactly, with d ~ 1e-3 N(0, 1) on a 2^-30 grid:
+    the truth is computable from d alone, well conditioned, while the
+    unshifted E[x^2] - E[x]^2 would keep no correct digit (x^2 ~ 1e12,
+    var ~ 1e-6). Several chunks and a ragged tail (n = 1000). The
+    two-pass reference gets the variance right too, but its float64 mean of
+    values near 1e6 is off by ~1e-9, so d's statistics are the yardstick."""
+    rng = np.random.default_rng(11)
+    n, f = 1000, 6
+    d = np.round(1e-3 * rng.standard_normal((n, f)) * 2.0 ** 30) / 2.0 ** 30
+    x = 2.0 ** 20 + d
+    assert np.array_equal(x - 2.0 ** 20, d)                   # x is exact
+    gamma, beta, _, _ = _params(f, rng)
+    o = fastnn.batchnorm_forward(x, gamma, beta, np.zeros(f), np.ones(f), training=True, eps=1e-12,
+                                 backend="cpu")
+    mu, var = d.mean(0), d.var(0)
+    testing.assert_close(o.mean, 2.0 ** 20 + mu, "reduction")     # to its own ulp (1.2e-10)
+    testing.assert_close(o.rstd, 1 / np.sqrt(var + 1e-12), "reduction")
+    # (out is not compared at float64 tolerance: x - mean with the mean
+    # rounded to 1.2e-10 is itself only good to ~1e-7 of the spread here,
+    # in any implementation)
+
+
+def test_one_pass_statistics_with_outlying_first_chunk():
+    """The shift is the first chunk's mean; a first chunk far from the rest
+    (1e3 away, std 1) must still match the two-pass reference."""
+    rng = np.random.default_rng(12)
+    n, f = 1000, 6
+    x = rng.standard_normal((n, f))
+    x[:128] += 1e3
+    gamma, beta, _, _ = _params(f, rng)
+    outs = {}
+    for backend in ("ref", "cpu"):
+        rm, rv = np.zeros(f), np.ones(f)
+        o = fastnn.batchnorm_forward(x, gamma, beta, rm, rv, training=True, backend=backend)
+        outs[backend] = (o.out, o.mean, o.rstd, rm, rv)
+    for a, b in zip(outs["cpu"], outs["ref"]):
+        testing.assert_close(a, b, "reduction")
+
+
 def test_identical_for_any_thread_count():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((300, 200)).astype(np.float32)
