@@ -3,8 +3,10 @@
 Training forward, x: (batch n, features), per feature j::
 
     mean_j = (1/n) sum_i x_ij
-    var_j  = (1/n) sum_i (x_ij - mean_j)^2          (biased; two passes, never
-                                                     E[x^2] - E[x]^2)
+    var_j  = (1/n) sum_i (x_ij - mean_j)^2          (biased; two passes here,
+                                                     never E[x^2] - E[x]^2;
+                                                     the cpu backend's one
+                                                     pass is over x - shift)
     rstd_j = 1 / sqrt(var_j + eps)                  (eps inside the root)
     xhat   = (x - mean) * rstd
     out    = gamma * xhat + beta
