@@ -14,9 +14,12 @@ from ._blas import gemm_rows
 from ._jit import kernel, prange, serial
 from .activations import activation_forward, dact
 
-# Columns of dz/db one thread owns in backward: wide enough for contiguous
-# vector loads along a row, narrow enough to split typical layer widths.
-_COLS = 64
+# Rows of dz one task of backward's dz/db pass owns. Its column sums go to
+# a float64 partial per chunk, and the partials are added in chunk order:
+# chunk boundaries depend on the batch size only, so db is the same for any
+# thread count (and, for a batch of at most _ROWS, it is the plain sum down
+# the rows).
+_ROWS = 64
 
 
 # Below this many outputs the epilogue (and backward's dz/db pass) runs on
@@ -54,29 +57,41 @@ def dense_forward(out, x, w, b, act_code, alpha):
 def dense_dz_db(dz, db, dout, out, act_code, alpha):
     """dz = dout * f'(out); db += sum over the batch of dz (db may be (0,)).
 
-    Parallel over blocks of columns, so each thread owns its db entries and
-    sums them over the batch in a fixed order (float64 accumulators): db is
-    the same for any number of threads.
+    Parallel over chunks of _ROWS rows, walked row by row (contiguous in
+    memory): each chunk writes its rows of dz and its float64 column sums,
+    then the sums are added in chunk order, so db is the same for any
+    number of threads. (Blocks of 64 columns walked down the batch, the
+    earlier split, strode through memory: 4096x1024 took 8.6 ms in
+    parallel against 2.1 ms this way, and only 2 blocks for 128 columns.)
     """
     batch, n = dout.shape
     has_bias = db.shape[0] > 0
-    nblocks = (n + _COLS - 1) // _COLS
-    for blk in prange(nblocks):
-        j0 = blk * _COLS
-        j1 = min(n, j0 + _COLS)
-        acc = np.zeros(j1 - j0, dtype=np.float64)
-        for i in range(batch):
-            # 1-D row slices: with 2-D indexing the loop stayed scalar
-            # (8.4 vs 1.2 us for 32x128 relu), with them LLVM unswitches
-            # act_code and vectorises along the row
-            zrow, drow, orow = dz[i, j0:j1], dout[i, j0:j1], out[i, j0:j1]
-            for j in range(j1 - j0):
-                g = drow[j] * dact(orow[j], act_code, alpha)
-                zrow[j] = g
-                acc[j] += g
+    chunks = (batch + _ROWS - 1) // _ROWS
+    part = np.zeros((chunks if has_bias else 0, n))
+    for c in prange(chunks):
+        end = min(batch, (c + 1) * _ROWS)
         if has_bias:
-            for j in range(j0, j1):
-                db[j] += acc[j - j0]
+            acc = part[c]
+            for i in range(c * _ROWS, end):
+                # 1-D row slices: with 2-D indexing the loop stayed scalar
+                # (8.4 vs 1.2 us for 32x128 relu); with them LLVM unswitches
+                # act_code and vectorises along the row
+                zrow, drow, orow = dz[i], dout[i], out[i]
+                for j in range(n):
+                    g = drow[j] * dact(orow[j], act_code, alpha)
+                    zrow[j] = g
+                    acc[j] += g
+        else:
+            for i in range(c * _ROWS, end):
+                zrow, drow, orow = dz[i], dout[i], out[i]
+                for j in range(n):
+                    zrow[j] = drow[j] * dact(orow[j], act_code, alpha)
+    if has_bias:
+        for j in range(n):
+            s = 0.0
+            for c in range(chunks):
+                s += part[c, j]
+            db[j] += s
 
 
 _dense_dz_db_serial = serial(dense_dz_db)
