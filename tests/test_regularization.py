@@ -30,6 +30,38 @@ def test_penalty_value_and_gradient(kind, backend, rng):
     assert fastnn.gradcheck(fun, ws, eps=1e-6).ok()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_penalty_chunk_sums_exact_to_reduction_and_thread_independent(dtype, rng):
+    """The cpu kernel sums each chunk with reassociated (vectorised) float64
+    adds: every chunk's partial must match an exactly rounded sum (math.fsum)
+    to the float64 reduction tolerance, for chunks of many sizes and a
+    ragged last one, and be bitwise identical for 1 and 2 threads."""
+    import math
+
+    import numba
+
+    from fastnn.kernels import cpu
+    from fastnn.kernels.ref.regularization import CHUNK
+    w = (rng.standard_normal(3 * CHUNK + 37) * 1e3).astype(dtype)
+    coef = dtype(0.25)
+    for name, term in (("l2_penalty", lambda v: v * v), ("l1_penalty", abs)):
+        runs = []
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            try:
+                partials = np.empty(4)
+                dw = np.zeros_like(w)
+                getattr(cpu.regularization, name)(partials, dw, w, coef)
+            finally:
+                numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+            runs.append((partials, dw))
+        w64 = w.astype(np.float64)
+        exact = [math.fsum(term(w64[k:k + CHUNK])) for k in range(0, w.size, CHUNK)]
+        testing.assert_close(runs[0][0], np.array(exact), "reduction")
+        assert np.array_equal(runs[0][0], runs[1][0]), name
+        assert np.array_equal(runs[0][1], runs[1][1]), name
+
+
 def test_penalty_accumulates_and_float32(rng):
     w = rng.standard_normal(10000).astype(np.float32)
     g = np.ones_like(w)

@@ -16,7 +16,13 @@
 - ``error_model="numpy"``: division by zero gives inf/nan as in NumPy instead
   of raising (and lets loops vectorise).
 - no blanket ``fastmath``; in particular never the ``nnan``/``ninf`` flags,
-  which would make ``np.isnan`` lie and hide divergence.
+  which would make ``np.isnan`` lie and hide divergence. The one flag a
+  kernel may opt into is ``reassoc`` (``kernel(reassoc=True)``): LLVM may
+  then reorder a float sum into vector lanes, the only way it vectorises a
+  reduction. It is for sums over fixed chunks: the order is set by the
+  compiled code and the chunk, never by the threads, so results stay the
+  same for any thread count (they may differ in the last bits between
+  machines of different vector width, like any BLAS).
 - lazy: kernels compile on first call, for the dtypes they are called with;
   nothing compiles at ``import fastnn``.
 - per-element helpers (``kernels/scalar.py``, Philox) are compiled with
@@ -84,25 +90,28 @@ class _Cache(FunctionCache):
         return super()._index_key(sig, codegen) + self._options + (source_digest(),)
 
 
-def _jit(f, parallel):
-    d = njit(parallel=parallel, **_OPTIONS)(f)
+def _jit(f, parallel, reassoc=False):
+    d = njit(parallel=parallel, fastmath={"reassoc"} if reassoc else False, **_OPTIONS)(f)
     if CACHE:
         d._cache = _Cache(f)
     return d
 
 
-def kernel(fn=None, *, parallel=False, inline=False):
+def kernel(fn=None, *, parallel=False, inline=False, reassoc=False):
     """Decorate a cpu kernel with fastnn's numba options.
 
     ``parallel=True`` enables ``prange``; use it only where each thread owns
     the outputs it writes. ``inline=True`` for per-element helpers called in
-    a kernel's inner loop (see above).
+    a kernel's inner loop (see above). ``reassoc=True`` lets LLVM reorder
+    float sums (see above); an inline helper takes its caller's flags.
     """
     def wrap(f):
         if inline:       # never compiled on its own, so never cached
             return njit(inline="always", **_OPTIONS)(f)
         _KERNELS[f] = parallel and PARALLEL
-        return _jit(f, parallel and PARALLEL)
+        if reassoc:
+            _REASSOC.add(f)
+        return _jit(f, parallel and PARALLEL, reassoc)
     return wrap(fn) if fn is not None else wrap
 
 
@@ -110,6 +119,7 @@ def kernel(fn=None, *, parallel=False, inline=False):
 # kernel; and the serial twins made so far (one per kernel, shared by callers)
 _KERNELS = {}
 _TWINS = {}
+_REASSOC = set()     # kernels compiled with fastmath={"reassoc"}
 
 
 def _callees(f):
@@ -146,5 +156,5 @@ def serial(dispatcher):
         twin = types.FunctionType(f.__code__, g, f.__name__, f.__defaults__, f.__closure__)
         twin.__qualname__ = f.__qualname__ + "_serial"
         twin.__module__, twin.__doc__ = f.__module__, f.__doc__
-        _TWINS[f] = _jit(twin, False)
+        _TWINS[f] = _jit(twin, False, f in _REASSOC)
     return _TWINS[f]
