@@ -124,3 +124,25 @@ def test_gemm_split_paths(m, n, k, trans_a, trans_b):
         results.append(c)
     testing.assert_close(results[0], expected.astype(np.float32), "reduction")
     assert np.array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (33, 129)], ids=["one", "fewer-than-parts", "ragged"])
+def test_activation_forward_in_place(shape, dtype):
+    """out = x (the dense epilogue's call) takes the kernel's own in-place
+    loop: the same bits as out of place, for every activation, for sizes
+    below and above the number of parts, and equal to the ref."""
+    from fastnn.kernels.codes import ACTIVATIONS
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    alpha = dtype(0.1)
+    for name, code in ACTIVATIONS.items():
+        expected = np.empty_like(x)
+        ref.activations.activation_forward(expected, x, code, alpha)
+        out = np.empty_like(x)
+        cpu.activations.activation_forward(out, x, code, alpha)
+        z = x.copy()
+        cpu.activations.activation_forward(z, z, code, alpha)
+        assert np.array_equal(z, out), name
+        testing.assert_close(z, expected, "elementary" if name in ("relu", "leaky_relu", "linear") else "elementwise",
+                             err_msg=name)
