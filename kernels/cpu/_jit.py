@@ -18,11 +18,12 @@
 - no blanket ``fastmath``; in particular never the ``nnan``/``ninf`` flags,
   which would make ``np.isnan`` lie and hide divergence. The one flag a
   kernel may opt into is ``reassoc`` (``kernel(reassoc=True)``): LLVM may
-  then reorder a float sum into vector lanes, the only way it vectorises a
-  reduction. It is for sums over fixed chunks: the order is set by the
-  compiled code and the chunk, never by the threads, so results stay the
-  same for any thread count (they may differ in the last bits between
-  machines of different vector width, like any BLAS).
+  then reorder a float sum into vector lanes, which it must be allowed
+  to before it vectorises a reduction. It is for sums over fixed chunks:
+  the order is set by the compiled code and the chunk, never by the
+  threads, so results stay the same for any thread count (they may differ
+  in the last bits between machines of different vector width, like any
+  BLAS).
 - lazy: kernels compile on first call, for the dtypes they are called with;
   nothing compiles at ``import fastnn``.
 - per-element helpers (``kernels/scalar.py``, Philox) are compiled with

@@ -12,7 +12,7 @@ from ._jit import kernel, prange
 act = kernel(scalar.act, inline=True)
 dact = kernel(scalar.dact, inline=True)
 
-# in-place forward: contiguous parts, one per thread of a 16-core machine
+# the forward's contiguous parts: enough for one per thread up to 16 cores
 _PARTS = 16
 
 
