@@ -4,13 +4,13 @@ One thread per feature (column), grid-stride over features: it walks the
 batch in order (adjacent threads read adjacent columns of a row: coalesced)
 and owns its statistics and gradients, so there are no atomics and the
 sums run in a fixed order. Statistics are float64, as in the reference:
-every element is converted with ``float()`` before it is accumulated, which
-the compiler and the simulator both honour (the simulator would otherwise
-keep ``0.0 + float32`` in float32, as NumPy does).
+every element is converted with ``float64()`` before it is accumulated.
+Not ``float()``: numba types ``float(float32)`` as float32 on the device,
+while the simulator's is Python's float64, so only a GPU shows the loss.
 """
 import math
 
-from numba import cuda
+from numba import cuda, float64
 
 from ._launch import grid_1d, on_device
 
@@ -23,11 +23,11 @@ def batchnorm_forward_train_kernel(out, mean, rstd, running_mean, running_var, x
     for j in range(start, f, stride):
         s = 0.0
         for i in range(n):
-            s += float(x[i, j])
+            s += float64(x[i, j])
         mu = s / n
         m2 = 0.0
         for i in range(n):
-            d = float(x[i, j]) - mu
+            d = float64(x[i, j]) - mu
             m2 += d * d
         var = m2 / n
         rs = 1.0 / math.sqrt(var + eps)
@@ -36,7 +36,7 @@ def batchnorm_forward_train_kernel(out, mean, rstd, running_mean, running_var, x
         running_mean[j] = (1 - momentum) * running_mean[j] + momentum * mu
         running_var[j] = (1 - momentum) * running_var[j] + momentum * var * (n / (n - 1))
         for i in range(n):
-            out[i, j] = gamma[j] * ((float(x[i, j]) - mu) * rs) + beta[j]
+            out[i, j] = gamma[j] * ((float64(x[i, j]) - mu) * rs) + beta[j]
 
 
 @cuda.jit
@@ -46,7 +46,7 @@ def batchnorm_forward_eval_kernel(out, x, running_mean, running_var, gamma, beta
     for j in range(start, f, stride):
         inv = 1.0 / math.sqrt(running_var[j] + eps)
         for i in range(n):
-            out[i, j] = gamma[j] * ((float(x[i, j]) - running_mean[j]) * inv) + beta[j]
+            out[i, j] = gamma[j] * ((float64(x[i, j]) - running_mean[j]) * inv) + beta[j]
 
 
 @cuda.jit
@@ -57,15 +57,15 @@ def batchnorm_backward_kernel(dx, dgamma, dbeta, dout, x, mean, rstd, gamma):
         s1 = 0.0
         s2 = 0.0
         for i in range(n):
-            g = float(dout[i, j])
+            g = float64(dout[i, j])
             s1 += g
-            s2 += g * ((float(x[i, j]) - mean[j]) * rstd[j])
+            s2 += g * ((float64(x[i, j]) - mean[j]) * rstd[j])
         dbeta[j] += s1
         dgamma[j] += s2
         c = gamma[j] * rstd[j] / n
         for i in range(n):
-            xhat = (float(x[i, j]) - mean[j]) * rstd[j]
-            dx[i, j] += c * (n * float(dout[i, j]) - s1 - xhat * s2)
+            xhat = (float64(x[i, j]) - mean[j]) * rstd[j]
+            dx[i, j] += c * (n * float64(dout[i, j]) - s1 - xhat * s2)
 
 
 def batchnorm_forward_train(out, mean, rstd, running_mean, running_var, x, gamma, beta, momentum, eps):

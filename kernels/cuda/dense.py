@@ -165,7 +165,9 @@ def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
         dz_db_kernel[blocks, threads](d_dz, d_db, d_dout, d_out, act_code, alpha)
         one = type(alpha)(1)
         zero = type(alpha)(0)
-        nobias = d_db[:0]
+        # a zero-length bias: slicing an empty device array fails on a GPU
+        # (its pointer has no allocation to view), so a nobias db is used as is
+        nobias = d_db if d_db.shape[0] == 0 else d_db[:0]
         _gemm(d_dw, d_x, d_dz, True, False, one, nobias, LINEAR, zero, engine)   # dw += x.T @ dz
         _gemm(d_dx, d_dz, d_w, False, True, one, nobias, LINEAR, zero, engine)   # dx += dz @ w.T
 

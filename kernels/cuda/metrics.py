@@ -35,7 +35,7 @@ def sum_into_kernel(acc, index, values, scale):
     t = cuda.threadIdx.x
     s = 0.0
     for i in range(t, values.size, RED):
-        s += float(values[i])
+        s += float64(values[i])
     total = _block_sum(part, t, s)
     if t == 0:
         acc[index] += scale * total
@@ -83,7 +83,7 @@ def segment_norms_kernel(acc, x, starts, stops):
     t = cuda.threadIdx.x
     s = 0.0
     for i in range(starts[seg] + t, stops[seg], RED):
-        v = float(x[i])
+        v = float64(x[i])
         s += v * v
     total = _block_sum(part, t, s)
     if t == 0:

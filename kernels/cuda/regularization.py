@@ -5,7 +5,7 @@ chunk's gradient entries and partial sum (no atomics, fixed order). Threads
 of a warp walk different chunks, so loads are strided; this is a once-per-
 step pass over the weights, not a hot loop.
 """
-from numba import cuda
+from numba import cuda, float64
 
 from ..ref.regularization import CHUNK
 from ._launch import grid_1d, on_device
@@ -19,7 +19,7 @@ def l2_penalty_kernel(partials, dw, w, coef):
         s = 0.0
         for i in range(k * CHUNK, min(n, (k + 1) * CHUNK)):
             v = w[i]
-            s += float(v) * float(v)
+            s += float64(v) * float64(v)
             dw[i] += coef * v
         partials[k] = s
 
@@ -33,7 +33,7 @@ def l1_penalty_kernel(partials, dw, w, coef):
         s = 0.0
         for i in range(k * CHUNK, min(n, (k + 1) * CHUNK)):
             v = w[i]
-            s += abs(float(v))
+            s += abs(float64(v))
             dw[i] += coef if v > zero else (-coef if v < zero else zero)
         partials[k] = s
 

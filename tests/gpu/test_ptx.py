@@ -64,3 +64,23 @@ def test_compiles_to_ptx(name, cc, fp, monkeypatch):
             # float32 kernels stay in float32: no double-precision arithmetic
             # (".f64" is the type suffix; registers named %f64 are float32)
             assert not re.search(r"\.f64\b", ptx), f"{kernel.__name__} uses float64 in its float32 build"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_kernels_widen_with_float64_not_float(name):
+    """``float(v)`` of a float32 is a float32 in compiled numba code (a
+    Python float64 in the simulator), so a kernel that meant to widen with it
+    squared float32 values in float32 on the GPU alone. Kernels widen with
+    ``float64()``; this finds any builtin ``float()`` call inside a
+    ``@cuda.jit`` function's body."""
+    import ast
+    import inspect
+    tree = ast.parse(inspect.getsource(_module(name)))
+
+    def jitted(fn):
+        return any("cuda.jit" in ast.unparse(d) for d in fn.decorator_list)
+    bad = [f"{fn.name}:{call.lineno}" for fn in ast.walk(tree)
+           if isinstance(fn, ast.FunctionDef) and jitted(fn)
+           for call in ast.walk(fn)
+           if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "float"]
+    assert not bad, f"float() in cuda kernels (use float64()): {bad}"
