@@ -6,7 +6,10 @@
 #
 # OUT defaults to bench/results/gpu; STAGES is any of env, install, gpu-tests
 # (tests/gpu on the device), tests (the whole suite), bench (the cuda column:
-# python -m fastnn.bench -k cuda), comma-separated and run in that order, default all of them.
+# python -m fastnn.bench -k cuda), overhead (bench/gpu_overhead.py: host cost
+# per call and a profile of the training step), comma-separated and run in
+# that order, default all of them. GPU_PYTEST_ARGS, PYTEST_ARGS and
+# BENCH_ARGS pass options on (e.g. "-n 4", "--ignore=tests/gpu", "--quick").
 # PYTHON picks the interpreter (default python3, which must already have
 # numpy, numba, numba-cuda, pytest, pytest-benchmark, hypothesis; CuPy for the
 # cuBLAS rows and torch for the torch-cuda rows are used when present). The
@@ -17,7 +20,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-bench/results/gpu}
-STAGES=${2:-env,install,gpu-tests,tests,bench}
+STAGES=${2:-env,install,gpu-tests,tests,bench,overhead}
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
@@ -60,7 +63,7 @@ run_install() {
 
 run_gpu_tests() {
     stage "tests/gpu on the device"
-    timeout "${GPU_TESTS_TIMEOUT:-240}" $PY -m pytest -q -p no:randomly -rs tests/gpu 2>&1 \
+    timeout "${GPU_TESTS_TIMEOUT:-240}" $PY -m pytest -q -p no:randomly -rs ${GPU_PYTEST_ARGS:-} tests/gpu 2>&1 \
         | tee "$OUT/gpu-tests.log" | tail -n 25
     [[ ${PIPESTATUS[0]} == 0 ]] || status=1
 }
@@ -74,8 +77,14 @@ run_tests() {
 
 run_bench() {
     stage "cuda benchmarks"
-    timeout "${BENCH_TIMEOUT:-360}" $PY -m fastnn.bench -k "${BENCH_K:-cuda}" --out "$OUT/bench" 2>&1 \
-        | tail -n 60
+    timeout "${BENCH_TIMEOUT:-360}" $PY -m fastnn.bench -k "${BENCH_K:-cuda}" ${BENCH_ARGS:-} --out "$OUT/bench" 2>&1 \
+        | tail -n 5
+    [[ ${PIPESTATUS[0]} == 0 ]] || status=1
+}
+
+run_overhead() {
+    stage "host overhead"
+    (cd bench && timeout "${OVERHEAD_TIMEOUT:-120}" $PY gpu_overhead.py) 2>&1 | tee "$OUT/overhead.txt" | head -n 60
     [[ ${PIPESTATUS[0]} == 0 ]] || status=1
 }
 

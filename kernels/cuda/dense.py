@@ -13,9 +13,9 @@ Two GEMM engines, chosen by ``FASTNN_CUDA_GEMM`` (read per call):
 Both run on the legacy default stream, so CuPy's GEMMs and numba's kernels
 are ordered without explicit synchronisation.
 
-Backward computes dz and db in one kernel with a thread per column (it sums
-its column over the batch in a fixed order: deterministic), then two
-accumulating GEMMs (beta = 1).
+Backward computes dz and db in one kernel, a block per tile of columns (its
+threads split the batch and fold the column sums in a fixed tree:
+deterministic), then two accumulating GEMMs (beta = 1).
 """
 import functools
 import os
@@ -23,7 +23,8 @@ import os
 from numba import cuda
 
 from ..codes import LINEAR
-from ._launch import SIMULATOR, grid_1d, on_device
+from ._launch import MAX_BLOCKS, SIMULATOR, grid_1d, on_device
+from ._reduce import COLS, ROWS, column_sum
 from .activations import act, dact
 
 TILE = 4 if SIMULATOR else 16      # tile edge; 4 in the simulator (see _launch)
@@ -91,18 +92,24 @@ def bias_act_kernel(c, bias, act_code, alpha):
 
 @cuda.jit
 def dz_db_kernel(dz, db, dout, out, act_code, alpha):
-    # thread j owns column j: dz[:, j] = dout[:, j] * f'(out[:, j]); db[j] += sum
-    # (adjacent threads read adjacent columns of a row: coalesced)
+    # dz = dout * f'(out), elementwise; db[j] += sum over the batch of dz[:, j].
+    # One block per tile of COLS columns, its ROWS row groups splitting the
+    # batch (see _reduce); the column sums fold in a fixed tree, in the
+    # layer's dtype like the GEMMs around them.
     batch, n = dout.shape
-    start, stride = cuda.grid(1), cuda.gridsize(1)
-    for j in range(start, n, stride):
+    part = cuda.shared.array((ROWS, COLS), dz.dtype)
+    c, r = cuda.threadIdx.x, cuda.threadIdx.y
+    for tile in range(cuda.blockIdx.x, (n + COLS - 1) // COLS, cuda.gridDim.x):
+        j = tile * COLS + c
         s = type(alpha)(0)
-        for i in range(batch):
-            g = dout[i, j] * dact(out[i, j], act_code, alpha)
-            dz[i, j] = g
-            s += g
-        if db.shape[0] > 0:
-            db[j] += s
+        if j < n:
+            for i in range(r, batch, ROWS):
+                g = dout[i, j] * dact(out[i, j], act_code, alpha)
+                dz[i, j] = g
+                s += g
+        total = column_sum(part, s)         # every thread meets the barriers
+        if j < n and r == 0 and db.shape[0] > 0:
+            db[j] += total
 
 
 MAX_TILES = 4 if SIMULATOR else 65535      # grid limit per dimension
@@ -161,8 +168,8 @@ def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
     engine = gemm_engine()
     with on_device([dx, dw, db, dz], [dout, x, w, out]) as (
             (d_dx, d_dw, d_db, d_dz), (d_dout, d_x, d_w, d_out)):
-        blocks, threads = grid_1d(d_dout.shape[1])
-        dz_db_kernel[blocks, threads](d_dz, d_db, d_dout, d_out, act_code, alpha)
+        tiles = min(MAX_BLOCKS, (d_dout.shape[1] + COLS - 1) // COLS)
+        dz_db_kernel[tiles, (COLS, ROWS)](d_dz, d_db, d_dout, d_out, act_code, alpha)
         one = type(alpha)(1)
         zero = type(alpha)(0)
         # a zero-length bias: slicing an empty device array fails on a GPU

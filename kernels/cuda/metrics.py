@@ -10,23 +10,8 @@ import math
 
 from numba import cuda, float64
 
-from ._launch import SIMULATOR, on_device
-
-RED = 32 if SIMULATOR else 256     # threads of a reduction block (a power of two)
-
-
-@cuda.jit(device=True)
-def _block_sum(part, t, s):
-    """Fold each thread's partial s into part[0], in a fixed tree order."""
-    part[t] = s
-    cuda.syncthreads()
-    h = RED // 2
-    while h > 0:
-        if t < h:
-            part[t] += part[t + h]
-        cuda.syncthreads()
-        h //= 2
-    return part[0]
+from ._launch import on_device
+from ._reduce import RED, block_sum
 
 
 @cuda.jit
@@ -36,7 +21,7 @@ def sum_into_kernel(acc, index, values, scale):
     s = 0.0
     for i in range(t, values.size, RED):
         s += float64(values[i])
-    total = _block_sum(part, t, s)
+    total = block_sum(part, t, s)
     if t == 0:
         acc[index] += scale * total
 
@@ -53,7 +38,7 @@ def argmax_hits_kernel(hits, index, logits, labels):
                 best = j
         if best == labels[i]:
             s += 1.0
-    total = _block_sum(part, t, s)
+    total = block_sum(part, t, s)
     if t == 0:
         hits[index] += total
 
@@ -71,7 +56,7 @@ def threshold_hits_kernel(hits, index, logits, y):
         j = e - i * k
         if (logits[i, j] > zero) == (y[i, j] > half):
             s += 1.0
-    total = _block_sum(part, t, s)
+    total = block_sum(part, t, s)
     if t == 0:
         hits[index] += total
 
@@ -85,7 +70,7 @@ def segment_norms_kernel(acc, x, starts, stops):
     for i in range(starts[seg] + t, stops[seg], RED):
         v = float64(x[i])
         s += v * v
-    total = _block_sum(part, t, s)
+    total = block_sum(part, t, s)
     if t == 0:
         acc[seg] += math.sqrt(total)
 

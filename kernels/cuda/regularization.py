@@ -1,53 +1,66 @@
 """L2 and L1 penalties, cuda. Math: ``kernels/ref/regularization.py``.
 
-One thread per chunk of CHUNK elements, grid-stride over chunks: it owns its
-chunk's gradient entries and partial sum (no atomics, fixed order). Threads
-of a warp walk different chunks, so loads are strided; this is a once-per-
-step pass over the weights, not a hot loop.
+One block per chunk of CHUNK elements (grid-stride over chunks): its RED
+threads take the chunk's elements t, t + RED, ... (adjacent threads,
+adjacent elements: coalesced), update those gradient entries, and fold their
+float64 partials into the chunk's sum in a fixed tree (``_reduce``): no
+atomics, the same bits every run. One thread per chunk, as before, ran a
+million weights on 245 threads with strided loads: 2 ms on an H100.
 """
 from numba import cuda, float64
 
 from ..ref.regularization import CHUNK
-from ._launch import grid_1d, on_device
+from ._launch import MAX_BLOCKS, on_device
+from ._reduce import RED, block_sum
 
 
 @cuda.jit
 def l2_penalty_kernel(partials, dw, w, coef):
     n = w.size
-    start, stride = cuda.grid(1), cuda.gridsize(1)
-    for k in range(start, (n + CHUNK - 1) // CHUNK, stride):
+    part = cuda.shared.array(RED, float64)
+    t = cuda.threadIdx.x
+    for k in range(cuda.blockIdx.x, partials.size, cuda.gridDim.x):
         s = 0.0
-        for i in range(k * CHUNK, min(n, (k + 1) * CHUNK)):
+        for i in range(k * CHUNK + t, min(n, (k + 1) * CHUNK), RED):
             v = w[i]
             s += float64(v) * float64(v)
             dw[i] += coef * v
-        partials[k] = s
+        total = block_sum(part, t, s)
+        if t == 0:
+            partials[k] = total
 
 
 @cuda.jit
 def l1_penalty_kernel(partials, dw, w, coef):
     n = w.size
     zero = type(coef)(0)
-    start, stride = cuda.grid(1), cuda.gridsize(1)
-    for k in range(start, (n + CHUNK - 1) // CHUNK, stride):
+    part = cuda.shared.array(RED, float64)
+    t = cuda.threadIdx.x
+    for k in range(cuda.blockIdx.x, partials.size, cuda.gridDim.x):
         s = 0.0
-        for i in range(k * CHUNK, min(n, (k + 1) * CHUNK)):
+        for i in range(k * CHUNK + t, min(n, (k + 1) * CHUNK), RED):
             v = w[i]
             s += abs(float64(v))
             dw[i] += coef if v > zero else (-coef if v < zero else zero)
-        partials[k] = s
+        total = block_sum(part, t, s)
+        if t == 0:
+            partials[k] = total
+
+
+def _launch(kernel, partials, dw, w, coef):
+    with on_device([partials, dw], [w]) as ((d_p, d_dw), (d_w,)):
+        if d_p.size:
+            kernel[min(MAX_BLOCKS, d_p.size), RED](d_p, d_dw.reshape(d_dw.size), d_w.reshape(d_w.size), coef)
 
 
 def l2_penalty(partials, dw, w, coef):
     """partials = chunked sums of w^2; dw += coef * w."""
-    with on_device([partials, dw], [w]) as ((d_p, d_dw), (d_w,)):
-        l2_penalty_kernel[grid_1d(d_p.size)](d_p, d_dw.reshape(d_dw.size), d_w.reshape(d_w.size), coef)
+    _launch(l2_penalty_kernel, partials, dw, w, coef)
 
 
 def l1_penalty(partials, dw, w, coef):
     """partials = chunked sums of |w|; dw += coef * sign(w)."""
-    with on_device([partials, dw], [w]) as ((d_p, d_dw), (d_w,)):
-        l1_penalty_kernel[grid_1d(d_p.size)](d_p, d_dw.reshape(d_dw.size), d_w.reshape(d_w.size), coef)
+    _launch(l1_penalty_kernel, partials, dw, w, coef)
 
 
 def ptx_signatures(ty):

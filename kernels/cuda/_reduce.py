@@ -1,0 +1,62 @@
+"""Block reductions in a fixed order, shared by the cuda kernels.
+
+Every block folds its threads' float64 partials through shared memory in a
+tree whose shape depends only on the block's size, never on timing, so a
+reduction gives the same bits on every run. No atomics anywhere.
+"""
+from numba import cuda
+
+from ._launch import SIMULATOR
+
+RED = 32 if SIMULATOR else 256     # threads of a 1-D reduction block (a power of two)
+
+# 2-D blocks for column reductions over a (rows, columns) array: threadIdx.x
+# is the column within a tile of COLS, threadIdx.y the row group; thread
+# (c, r) walks rows r, r + ROWS, ... A warp then reads 32 / COLS rows of COLS
+# adjacent values: whole 32-byte sectors for float32, so nothing is fetched
+# that is not used, while COLS stays small enough that even 1,024 features
+# give 128 blocks to spread over the GPU.
+COLS = 4 if SIMULATOR else 8
+ROWS = 4 if SIMULATOR else 64       # a power of two
+
+
+@cuda.jit(device=True)
+def block_sum(part, t, s):
+    """Fold each thread's partial s into part[0] in a fixed tree; the total.
+
+    ``part`` is a shared float64 array of RED, ``t`` the thread's index.
+    Ends with a barrier after every thread has read the total, so the
+    caller may reuse ``part`` at once.
+    """
+    part[t] = s
+    cuda.syncthreads()
+    h = RED // 2
+    while h > 0:
+        if t < h:
+            part[t] += part[t + h]
+        cuda.syncthreads()
+        h //= 2
+    total = part[0]
+    cuda.syncthreads()
+    return total
+
+
+@cuda.jit(device=True)
+def column_sum(part, s):
+    """Sum the partials s of a column's ROWS row groups in a fixed tree.
+
+    ``part`` is a shared float64 (ROWS, COLS) array. Every thread of the
+    column gets the total; ends with a barrier, so ``part`` may be reused.
+    """
+    c, r = cuda.threadIdx.x, cuda.threadIdx.y
+    part[r, c] = s
+    cuda.syncthreads()
+    h = ROWS // 2
+    while h > 0:
+        if r < h:
+            part[r, c] += part[r + h, c]
+        cuda.syncthreads()
+        h //= 2
+    total = part[0, c]
+    cuda.syncthreads()
+    return total
