@@ -4,10 +4,11 @@ On a GPU machine, prints per-call host costs (median of repeats, each the
 mean over a loop of calls):
 
 - ``synchronize``: ``cuda.synchronize()`` with nothing queued;
-- ``launch``: a numba kernel launch on tiny device arrays, no synchronize
-  (2 and 8 array arguments), i.e. what the launch itself costs the host;
-- ``launcher``: fastnn's cuda launcher for the same op (device arrays in:
-  no copies), which adds ``on_device`` and the reshape views;
+- ``launch``: a bare numba kernel launch (a copy of 256 floats) with no
+  synchronize, i.e. what the launch itself costs the host;
+- ``launcher``: fastnn's cuda launchers (device arrays in: no copies) for
+  adam_update and dense_backward, which add ``on_device``, views and, for
+  dense, three launches;
 - ``cupy gemm``: ``cupy.cublas.gemm`` on tiny numba arrays (CuPy views);
 
 then a cProfile of device-resident training steps of [784, 512, 256, 10]

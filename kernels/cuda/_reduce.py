@@ -1,6 +1,7 @@
 """Block reductions in a fixed order, shared by the cuda kernels.
 
-Every block folds its threads' float64 partials through shared memory in a
+Every block folds its threads' partials (float64 for statistics and
+penalties, the layer's dtype for bias gradients) through shared memory in a
 tree whose shape depends only on the block's size, never on timing, so a
 reduction gives the same bits on every run. No atomics anywhere.
 """
@@ -24,7 +25,7 @@ ROWS = 4 if SIMULATOR else 64       # a power of two
 def block_sum(part, t, s):
     """Fold each thread's partial s into part[0] in a fixed tree; the total.
 
-    ``part`` is a shared float64 array of RED, ``t`` the thread's index.
+    ``part`` is a shared array of RED, ``t`` the thread's index.
     Ends with a barrier after every thread has read the total, so the
     caller may reuse ``part`` at once.
     """
@@ -45,7 +46,7 @@ def block_sum(part, t, s):
 def column_sum(part, s):
     """Sum the partials s of a column's ROWS row groups in a fixed tree.
 
-    ``part`` is a shared float64 (ROWS, COLS) array. Every thread of the
+    ``part`` is a shared (ROWS, COLS) array. Every thread of the
     column gets the total; ends with a barrier, so ``part`` may be reused.
     """
     c, r = cuda.threadIdx.x, cuda.threadIdx.y
