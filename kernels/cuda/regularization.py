@@ -47,20 +47,22 @@ def l1_penalty_kernel(partials, dw, w, coef):
             partials[k] = total
 
 
-def _launch(kernel, partials, dw, w, coef):
+def _run(kernel, partials, dw, w, coef):
+    """One block per chunk (at most MAX_BLOCKS, grid-stride beyond)."""
     with on_device([partials, dw], [w]) as ((d_p, d_dw), (d_w,)):
         if d_p.size:
-            kernel[min(MAX_BLOCKS, d_p.size), RED](d_p, d_dw.reshape(d_dw.size), d_w.reshape(d_w.size), coef)
+            blocks = min(MAX_BLOCKS, d_p.size)
+            kernel[blocks, RED](d_p, d_dw.reshape(d_dw.size), d_w.reshape(d_w.size), coef)
 
 
 def l2_penalty(partials, dw, w, coef):
     """partials = chunked sums of w^2; dw += coef * w."""
-    _launch(l2_penalty_kernel, partials, dw, w, coef)
+    _run(l2_penalty_kernel, partials, dw, w, coef)
 
 
 def l1_penalty(partials, dw, w, coef):
     """partials = chunked sums of |w|; dw += coef * sign(w)."""
-    _launch(l1_penalty_kernel, partials, dw, w, coef)
+    _run(l1_penalty_kernel, partials, dw, w, coef)
 
 
 def ptx_signatures(ty):
