@@ -7,7 +7,7 @@ reduction gives the same bits on every run. No atomics anywhere.
 """
 from numba import cuda
 
-from ._launch import SIMULATOR
+from ._launch import MAX_BLOCKS, SIMULATOR
 
 RED = 32 if SIMULATOR else 256     # threads of a 1-D reduction block (a power of two)
 
@@ -19,6 +19,12 @@ RED = 32 if SIMULATOR else 256     # threads of a 1-D reduction block (a power o
 # give 128 blocks to spread over the GPU.
 COLS = 4 if SIMULATOR else 8
 ROWS = 4 if SIMULATOR else 64       # a power of two
+
+
+def column_grid(n_cols):
+    """(blocks, threads) for the column-tile kernels over n_cols columns:
+    a block per tile of COLS (grid-stride beyond MAX_BLOCKS tiles)."""
+    return max(1, min(MAX_BLOCKS, (n_cols + COLS - 1) // COLS)), (COLS, ROWS)
 
 
 @cuda.jit(device=True)

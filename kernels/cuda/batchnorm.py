@@ -17,8 +17,8 @@ import math
 
 from numba import cuda, float64
 
-from ._launch import MAX_BLOCKS, grid_1d, on_device
-from ._reduce import COLS, ROWS, column_sum
+from ._launch import grid_1d, on_device
+from ._reduce import COLS, ROWS, column_grid, column_sum
 
 
 @cuda.jit
@@ -95,16 +95,11 @@ def batchnorm_backward_kernel(dx, dgamma, dbeta, dout, x, mean, rstd, gamma):
                 dx[i, j] += k * (n * float64(dout[i, j]) - s1 - xhat * s2)
 
 
-def _tiles(f):
-    """(blocks, threads) for the column-tile kernels."""
-    return min(MAX_BLOCKS, (f + COLS - 1) // COLS), (COLS, ROWS)
-
-
 def batchnorm_forward_train(out, mean, rstd, running_mean, running_var, x, gamma, beta, momentum, eps):
     """out = gamma * xhat + beta; writes mean, rstd; updates running stats."""
     with on_device([out, mean, rstd, running_mean, running_var], [x, gamma, beta]) as (
             (d_out, d_mean, d_rstd, d_rm, d_rv), (d_x, d_g, d_b)):
-        batchnorm_forward_train_kernel[_tiles(d_x.shape[1])](
+        batchnorm_forward_train_kernel[column_grid(d_x.shape[1])](
             d_out, d_mean, d_rstd, d_rm, d_rv, d_x, d_g, d_b, momentum, eps)
 
 
@@ -119,7 +114,7 @@ def batchnorm_backward(dx, dgamma, dbeta, dout, x, mean, rstd, gamma):
     """Accumulate dx, dgamma, dbeta from the saved mean and rstd."""
     with on_device([dx, dgamma, dbeta], [dout, x, mean, rstd, gamma]) as (
             (d_dx, d_dg, d_db), (d_dout, d_x, d_mean, d_rstd, d_g)):
-        batchnorm_backward_kernel[_tiles(d_x.shape[1])](d_dx, d_dg, d_db, d_dout, d_x, d_mean, d_rstd, d_g)
+        batchnorm_backward_kernel[column_grid(d_x.shape[1])](d_dx, d_dg, d_db, d_dout, d_x, d_mean, d_rstd, d_g)
 
 
 def ptx_signatures(ty):

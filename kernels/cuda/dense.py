@@ -23,8 +23,8 @@ import os
 from numba import cuda
 
 from ..codes import LINEAR
-from ._launch import MAX_BLOCKS, SIMULATOR, grid_1d, on_device
-from ._reduce import COLS, ROWS, column_sum
+from ._launch import SIMULATOR, grid_1d, on_device
+from ._reduce import COLS, ROWS, column_grid, column_sum
 from .activations import act, dact
 
 TILE = 4 if SIMULATOR else 16      # tile edge; 4 in the simulator (see _launch)
@@ -168,8 +168,7 @@ def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
     engine = gemm_engine()
     with on_device([dx, dw, db, dz], [dout, x, w, out]) as (
             (d_dx, d_dw, d_db, d_dz), (d_dout, d_x, d_w, d_out)):
-        tiles = min(MAX_BLOCKS, (d_dout.shape[1] + COLS - 1) // COLS)
-        dz_db_kernel[tiles, (COLS, ROWS)](d_dz, d_db, d_dout, d_out, act_code, alpha)
+        dz_db_kernel[column_grid(d_dout.shape[1])](d_dz, d_db, d_dout, d_out, act_code, alpha)
         one = type(alpha)(1)
         zero = type(alpha)(0)
         # a zero-length bias: slicing an empty device array fails on a GPU
