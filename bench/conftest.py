@@ -108,5 +108,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     pairs = head_to_head(records)
     if pairs:
         tr.write_sep("-", "fastnn: head to head, timed in alternation (median time ratio; < 1 is faster)")
-        for group, backend, against, ratio, rounds in pairs:
-            tr.write_line(f"{group:<46}{backend:<8} vs {against:<14}{ratio:>8.2f}x  ({rounds} rounds)")
+        for group, backend, against, ratio, rounds, pct in pairs:
+            bw = f"  {pct:4.0f}% bw" if pct is not None else ""
+            tr.write_line(f"{group:<52}{backend:<8} vs {against:<14}{ratio:>8.2f}x  ({rounds} rounds){bw}")

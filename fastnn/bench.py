@@ -8,8 +8,9 @@ is not installed with the package), then writes, into ``--out``:
   the same size measured in the same run (copy, triad, in-place axpy),
   speedup over ref in the same group, and for dense layers the ratio to
   their GEMMs alone; then the head-to-head ratios timed in alternation
-  (dense vs its GEMMs, fused Adam vs torch's), which are the ones the
-  targets are judged by;
+  (dense vs its GEMMs, fused Adam vs torch's) and every memory-bound
+  kernel's bandwidth timed against the in-place axpy reference, which are
+  the ones the targets are judged by;
 - ``bench.png``: cpu speedup over ref and % of bandwidth, per group (with
   matplotlib);
 - ``bench.json``: pytest-benchmark's raw results.
@@ -66,15 +67,22 @@ def summarize(benchmarks):
 
 
 def head_to_head(benchmarks):
-    """Rows (group, backend, against, ratio, rounds) of the interleaved
+    """Rows (group, backend, against, ratio, rounds, pct) of the interleaved
     comparisons (``bench/conftest.interleaved``): ratio is the median over
-    rounds of this backend's time over the other's, both timed in each round."""
+    rounds of this backend's time over the other's, both timed in each round.
+    pct is set where the pair records the bytes of both sides (the roofline
+    pairs of ``bench/bench_roofline.py``, against the bandwidth reference):
+    the kernel's bandwidth as a percentage of the reference's, that is
+    100 * (bytes / against_bytes) / ratio; None otherwise."""
     rows = []
     for b in benchmarks:
         pair = b["extra_info"].get("interleaved")
         if pair:
             backend = b["extra_info"].get("backend", "?").split(" vs ")[0]
-            rows.append((b["group"], backend, pair["against"], pair["ratio"], pair["rounds"]))
+            pct = None
+            if pair.get("bytes") and pair.get("against_bytes"):
+                pct = 100 * pair["bytes"] / pair["against_bytes"] / pair["ratio"]
+            rows.append((b["group"], backend, pair["against"], pair["ratio"], pair["rounds"], pct))
     return sorted(rows)
 
 
@@ -121,12 +129,20 @@ def markdown(rows, description, pairs=()):
         t = f"{median * 1e3:.3f} ms" if median >= 1e-3 else f"{median * 1e6:.1f} us"
         lines.append(f"| {group} | {backend} | {t} | {_fmt(gbs, '.1f')} | {_fmt(pct, '.0f', '%')} | "
                      f"{_fmt(speed, '.1f', 'x')} | {_fmt(vs_gemm, '.2f', 'x')} | {_fmt(gflops, '.1f')} |")
-    if pairs:
+    roofline = [p for p in pairs if p[5] is not None]
+    others = [p for p in pairs if p[5] is None]
+    if others:
         lines += ["", "Head to head, timed in alternation (median over rounds of this time / the other's; "
                       "below 1 is faster):", "",
                   "| group | backend | against | time ratio | rounds |", "|---|---|---|---:|---:|"]
         lines += [f"| {group} | {backend} | {against} | {ratio:.2f}x | {rounds} |"
-                  for group, backend, against, ratio, rounds in pairs]
+                  for group, backend, against, ratio, rounds, _ in others]
+    if roofline:
+        lines += ["", "Bandwidth, timed in alternation with the reference (% bw = bytes ratio / median time "
+                      "ratio; the target is 70%):", "",
+                  "| group | backend | against | % bw | time ratio | rounds |", "|---|---|---|---:|---:|---:|"]
+        lines += [f"| {group} | {backend} | {against} | {pct:.0f}% | {ratio:.2f}x | {rounds} |"
+                  for group, backend, against, ratio, rounds, pct in roofline]
     return "\n".join(lines) + "\n"
 
 

@@ -43,10 +43,26 @@ def test_interleaved_pairs_get_their_own_table_not_rows():
     assert [(r[0], r[1]) for r in rows] == [("adam|10|float32", "ref"), ("adam|10|float32", "cpu")]
     assert rows[1][5] == pytest.approx(0.5)                 # the pair's round time is no ref
     pairs = head_to_head(records)
-    assert pairs == [("interleaved|adam|10|float32", "cpu", "torch-fused", 0.93, 40)]
+    assert pairs == [("interleaved|adam|10|float32", "cpu", "torch-fused", 0.93, 40, None)]
     md = markdown(rows, "test machine", pairs)
     assert "| interleaved|adam|10|float32 | cpu | torch-fused | 0.93x | 40 |" in md
     assert "Head to head" not in markdown(rows, "test machine")
+    assert "Bandwidth, timed in alternation" not in md      # no pair with bytes
+
+
+def test_roofline_pairs_report_bandwidth_as_bytes_ratio_over_time_ratio():
+    from fastnn.bench import head_to_head, markdown
+    # a kernel moving 8 bytes per element against axpy's 12, taking 0.8x its
+    # time: (8 / 12) / 0.8 = 83.3% of the reference's bandwidth
+    records = [_rec("roofline|relu|1000|float32", 1e-6, backend="cpu vs axpy",
+                    interleaved={"against": "axpy", "ratio": 0.8, "rounds": 30, "calls": 4,
+                                 "bytes": 8000, "against_bytes": 12000})]
+    (pair,) = head_to_head(records)
+    assert pair[:5] == ("roofline|relu|1000|float32", "cpu", "axpy", 0.8, 30)
+    assert pair[5] == pytest.approx(100 * (8 / 12) / 0.8)
+    md = markdown([], "test machine", [pair])
+    assert "| roofline|relu|1000|float32 | cpu | axpy | 83% | 0.80x | 30 |" in md
+    assert "Head to head" not in md                          # only the bandwidth table
 
 
 def test_interleaved_times_both_sides_each_round_in_alternating_order(monkeypatch):
