@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fastnn.cases import CASES
+from fastnn.cases import CASES, copy_args
 
 from .conftest import BACKENDS, bench_params, run_case
 
@@ -21,7 +21,8 @@ def test_batchnorm_torch(benchmark, name, shape):
     torch = pytest.importorskip("torch")
     import torch.nn.functional as F
     case = CASES[name]
-    a = {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v) for k, v in case.args(shape, np.float32).items()}
+    a = {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v)
+         for k, v in copy_args(case.args(shape, np.float32)).items()}
     rm, rv = a["running_mean"].float(), a["running_var"].float()
     training = name.endswith("train")
 

@@ -33,7 +33,7 @@ def test_dense_gemm_reference(benchmark, name, shape):
     """The layer's GEMMs alone (BLAS, as the cpu kernel calls them): the
     fused epilogue's cost is the layer's time over this one."""
     case = CASES[name]
-    a = case.args(shape, np.float32)
+    a = copy_args(case.args(shape, np.float32))          # aligned like the layer's
     step = _gemms(case, a)
     step()
     benchmark.group = f"{case.name}|{'x'.join(map(str, shape))}|float32"
@@ -49,7 +49,7 @@ def test_dense_vs_gemms_interleaved(benchmark, name, shape):
     case = CASES[name]
     layer_args = copy_args(case.args(shape, np.float32))
     interleaved(benchmark, f"interleaved|{case.name}|{'x'.join(map(str, shape))}|float32",
-                lambda: case.run(cpu, layer_args), _gemms(case, case.args(shape, np.float32)), "gemm-only")
+                lambda: case.run(cpu, layer_args), _gemms(case, copy_args(case.args(shape, np.float32))), "gemm-only")
 
 
 @pytest.mark.parametrize("name,shape", bench_params(DENSE))
@@ -58,7 +58,7 @@ def test_dense_torch(benchmark, name, shape):
     torch = pytest.importorskip("torch")
     case = CASES[name]
     a = {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v)
-         for k, v in case.args(shape, np.float32).items()}
+         for k, v in copy_args(case.args(shape, np.float32)).items()}
     if case.op == "dense_forward":
         def step():
             return torch.relu(torch.addmm(a["b"], a["x"], a["w"]))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fastnn.cases import CASES
+from fastnn.cases import CASES, copy_args
 
 from .conftest import BACKENDS, bench_params, run_case
 
@@ -19,7 +19,7 @@ def test_dropout(benchmark, name, shape, backend):
 def test_dropout_torch(benchmark, name, shape):
     torch = pytest.importorskip("torch")
     case = CASES[name]
-    x = torch.from_numpy(case.args(shape, np.float32)["x"])
+    x = torch.from_numpy(copy_args(case.args(shape, np.float32))["x"])
     assert torch.isfinite(torch.nn.functional.dropout(x, p=0.2, training=True)).all()
     benchmark.group = f"{case.name}|{'x'.join(map(str, shape))}|float32"
     benchmark.extra_info.update(backend="torch", case=name, elements=int(np.prod(shape)),

@@ -54,7 +54,7 @@ def _torch_fused_adam(a):
 @pytest.mark.parametrize("n", SIZES)
 def test_adam_torch_fused(benchmark, n):
     case = CASES["adam_update"]
-    a = case.args((n,), np.float32)
+    a = copy_args(case.args((n,), np.float32))
     p, opt = _torch_fused_adam(a)
     benchmark.group = f"adam_update|{n}|float32"
     benchmark.extra_info.update(backend="torch-fused", case="adam_update", elements=n, bytes=case.bytes((n,), 4))
@@ -69,5 +69,5 @@ def test_adam_vs_torch_fused_interleaved(benchmark, n):
     import fastnn.kernels.cpu as cpu
     case = CASES["adam_update"]
     ours = copy_args(case.args((n,), np.float32))
-    p, opt = _torch_fused_adam(case.args((n,), np.float32))
+    p, opt = _torch_fused_adam(copy_args(case.args((n,), np.float32)))
     interleaved(benchmark, f"interleaved|adam_update|{n}|float32", lambda: case.run(cpu, ours), opt.step, "torch-fused")

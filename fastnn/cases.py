@@ -15,6 +15,7 @@ from typing import Callable, Dict, Tuple
 
 import numpy as np
 
+from . import _arrays
 from .kernels.codes import ACTIVATIONS
 from .kernels.philox import keep_threshold
 
@@ -42,8 +43,10 @@ class Case:
 
 
 def copy_args(args):
-    """A copy of a case's arguments (arrays copied, scalars shared)."""
-    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+    """A copy of a case's arguments (arrays copied, scalars shared), large
+    arrays 64-byte aligned as fastnn allocates its own (``_arrays.copy``):
+    a benchmark's two sides then do not differ by where NumPy put them."""
+    return {k: (_arrays.copy(v) if isinstance(v, np.ndarray) else v) for k, v in args.items()}
 
 
 def _normal(rng, shape, dtype, std=1.0):

@@ -9,6 +9,7 @@ backend when every layer and the optimizer are supported.
 """
 import numpy as np
 
+from . import _arrays
 from ._backend import resolve
 from .kernels.philox import keep_threshold
 from .layers import Activation, BatchNorm, Dense, Dropout
@@ -129,11 +130,11 @@ class CompiledStep:
             self.thresholds[i] = keep_threshold(layer.keep_prob)
         acts_off, widest = prog.acts_size, prog.widest
         dt = p.dtype
-        self.acts = np.zeros(acts_off, dt)
-        self.dacts = np.zeros(acts_off, dt)
-        self.dz = np.zeros(max_batch * widest, dt)
+        self.acts = _arrays.zeros(acts_off, dt)
+        self.dacts = _arrays.zeros(acts_off, dt)
+        self.dz = _arrays.zeros(max_batch * widest, dt)
         self.loss = np.zeros(max_batch, dt)
-        self.probs = np.zeros(max_batch * model.out_features, dt)
+        self.probs = _arrays.zeros(max_batch * model.out_features, dt)
         from .kernels.ref.regularization import CHUNK
         self.partials = np.zeros(max(1, (p.n_decay + CHUNK - 1) // CHUNK))
         self.gnorms = np.zeros(n)
@@ -215,7 +216,7 @@ def compiled_forward(model, x, y=None):
     prog = _Program(model, rows, k)
     running = prog.running()
     params = model.parameters().data
-    logits = np.empty((m, model.out_features), x.dtype)
+    logits = _arrays.empty((m, model.out_features), x.dtype)
     loss = np.empty(m if y is not None else 0, x.dtype)
     sce = model.loss == "softmax_cross_entropy"
     code = -1 if y is None else _LOSSES[model.loss]
@@ -224,8 +225,8 @@ def compiled_forward(model, x, y=None):
 
     def block(r0):
         r1 = min(m, r0 + rows)
-        acts = np.empty(prog.acts_size, x.dtype)
-        work = np.empty(2 * rows * model.out_features, x.dtype)        # the loss's gradient and probabilities
+        acts = _arrays.empty(prog.acts_size, x.dtype)
+        work = _arrays.empty(2 * rows * model.out_features, x.dtype)        # the loss's gradient and probabilities
         k.forward_eval(logits[r0:r1], loss[r0:r1] if code >= 0 else loss, work[:work.size // 2],
                        work[work.size // 2:], acts, params, running,
                        prog.prog, prog.fprog, x[r0:r1], labels[r0:r1] if code == 0 else labels,

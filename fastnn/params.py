@@ -32,7 +32,7 @@ class Parameters:
     --------
     >>> import numpy as np, fastnn
     >>> p = fastnn.Parameters({"w": np.ones((2, 3)), "b": (3,)})
-    >>> p.data.size, p.n_decay, p["w"].base is p.data
+    >>> p.data.size, p.n_decay, np.shares_memory(p["w"], p.data)
     (9, 6, True)
     """
 
@@ -68,7 +68,7 @@ class Parameters:
             self.layout.append((name, offset, shapes[name]))
             offset += size
         self.n_decay = sum(int(np.prod(shapes[n])) for n in shapes if n in decay)
-        data = np.zeros(offset, dtype=dt)
+        data = _arrays.host_empty(offset, dt, zero=True)      # 64-byte aligned (see _arrays)
         for name, off, shp in self.layout:
             if name in values:
                 data[off:off + int(np.prod(shp))] = values[name].reshape(-1)

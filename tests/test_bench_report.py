@@ -98,3 +98,15 @@ def test_interleaved_times_both_sides_each_round_in_alternating_order(monkeypatc
     rounds = order[4:]                             # after the warm-up and the calibration pair
     firsts = [rounds[2 * r] for r in range(len(rounds) // 2)]
     assert firsts == ["fn", "other"] * 5           # who goes first alternates
+
+
+def test_chart_draws_the_alternated_bandwidth_where_a_group_has_one():
+    from fastnn.bench import chart_bandwidth
+    rows = [("relu|1000|float32", "cpu", 1e-6, 6.0, 50.0, 4.0, None, None),
+            ("relu|1000|float32", "ref", 4e-6, 1.5, 12.5, None, None, None),
+            ("sigmoid|1000|float32", "cpu", 1e-6, 6.0, 40.0, 9.0, None, None)]
+    pairs = [("roofline|relu|1000|float32", "cpu", "axpy", 0.8, 30, 83.3),
+             ("interleaved|sigmoid|1000|float32", "cpu", "torch", 0.5, 30, None)]
+    # relu's cpu row takes its pair's 83.3; ref keeps its own; sigmoid has
+    # no roofline pair (a head-to-head ratio is no bandwidth)
+    assert chart_bandwidth(rows, pairs) == [83.3, 12.5, 40.0]
