@@ -14,10 +14,11 @@ import numpy as np
 # Host buffers of at least ALIGN_MIN bytes start on an ALIGN-byte boundary:
 # a cache line, and one AVX-512 register. NumPy's allocator gives 16 bytes
 # (on this machine every array it returned sat at 16 or 48 mod 64), and
-# OpenBLAS's sgemm runs slower on such operands: a 32x784 @ 784x128 dense
-# forward took 1.19-1.22x its GEMMs at 64-byte alignment's 1.05x, and the
-# [784, 128, 64, 10] batch-norm training step 4% longer, both timed in
-# alternation. Smaller arrays keep np.empty: aligning costs about 3.6 us of
+# OpenBLAS's sgemm runs slower on such operands: timed in alternation
+# against its GEMMs on aligned arrays, a 32x784 @ 784x128 dense forward took
+# 1.05x with its own arrays aligned and 1.19-1.22x with them 16 or 32 bytes
+# off; the [784, 128, 64, 10] batch-norm training step took 4% longer
+# misaligned. Smaller arrays keep np.empty: aligning costs about 3.6 us of
 # Python per array, more than it saves on a few cache lines.
 ALIGN = 64
 ALIGN_MIN = 16384
