@@ -5,7 +5,6 @@ import pytest
 
 import fastnn
 from fastnn import testing
-from fastnn.kernels import cpu
 
 
 def _params(f, rng, dtype=np.float64):

@@ -8,7 +8,6 @@ underneath); calling that helper directly gives the full
 ``C = alpha * op(A) @ op(B) + beta * C`` with no copies, and stays cacheable
 because the symbol is resolved by name at load time, like numba's own calls.
 """
-import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils

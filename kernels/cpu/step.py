@@ -73,7 +73,6 @@ def train_step(params, grads, state1, state2, hyper, t, opt_code,
     batch, n_in = X.shape
     nl = prog.shape[0]
     tc = type(X[0, 0])              # every scalar handed to a kernel is cast to the data's type
-    one = tc(1)
     grads[:] = 0
     x = _view(acts, 0, batch, n_in)
     _copy(x, X)
