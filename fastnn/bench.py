@@ -117,6 +117,12 @@ def gpu():
     return f"; GPU {name} (sm_{dev.compute_capability[0]}{dev.compute_capability[1]}, {driver})"
 
 
+def ratio_text(ratio):
+    """A time ratio as text: three decimals below 0.1 (a 20x target is a
+    ratio of 0.05, where two decimals cannot tell 0.046 from 0.054)."""
+    return f"{ratio:.3f}x" if ratio < 0.1 else f"{ratio:.2f}x"
+
+
 def _fmt(v, spec, suffix=""):
     return "" if v is None else f"{v:{spec}}{suffix}"
 
@@ -133,15 +139,15 @@ def markdown(rows, description, pairs=()):
     others = [p for p in pairs if p[5] is None]
     if others:
         lines += ["", "Head to head, timed in alternation (median over rounds of this time / the other's; "
-                      "below 1 is faster):", "",
-                  "| group | backend | against | time ratio | rounds |", "|---|---|---|---:|---:|"]
-        lines += [f"| {group} | {backend} | {against} | {ratio:.2f}x | {rounds} |"
+                      "below 1 is faster; speedup = 1 / time ratio):", "",
+                  "| group | backend | against | time ratio | speedup | rounds |", "|---|---|---|---:|---:|---:|"]
+        lines += [f"| {group} | {backend} | {against} | {ratio_text(ratio)} | {1 / ratio:.1f}x | {rounds} |"
                   for group, backend, against, ratio, rounds, _ in others]
     if roofline:
         lines += ["", "Bandwidth, timed in alternation with the reference (% bw = bytes ratio / median time "
                       "ratio; the target is 70%):", "",
                   "| group | backend | against | % bw | time ratio | rounds |", "|---|---|---|---:|---:|---:|"]
-        lines += [f"| {group} | {backend} | {against} | {pct:.0f}% | {ratio:.2f}x | {rounds} |"
+        lines += [f"| {group} | {backend} | {against} | {pct:.0f}% | {ratio_text(ratio)} | {rounds} |"
                   for group, backend, against, ratio, rounds, pct in roofline]
     return "\n".join(lines) + "\n"
 

@@ -45,9 +45,21 @@ def test_interleaved_pairs_get_their_own_table_not_rows():
     pairs = head_to_head(records)
     assert pairs == [("interleaved|adam|10|float32", "cpu", "torch-fused", 0.93, 40, None)]
     md = markdown(rows, "test machine", pairs)
-    assert "| interleaved|adam|10|float32 | cpu | torch-fused | 0.93x | 40 |" in md
+    assert "| interleaved|adam|10|float32 | cpu | torch-fused | 0.93x | 1.1x | 40 |" in md
     assert "Head to head" not in markdown(rows, "test machine")
     assert "Bandwidth, timed in alternation" not in md      # no pair with bytes
+
+
+def test_small_time_ratios_keep_three_decimals_and_show_the_speedup():
+    from fastnn.bench import head_to_head, markdown, ratio_text
+    # a 20x target is a time ratio of 0.05: 0.046 (21.7x, met) and 0.054
+    # (18.5x, missed) must not both print as 0.05x
+    assert ratio_text(0.046) == "0.046x" and ratio_text(0.054) == "0.054x"
+    assert ratio_text(0.36) == "0.36x" and ratio_text(1.021) == "1.02x"
+    records = [_rec("interleaved|train_step|net|b64|float32", 1e-6, backend="compiled vs torch-eager",
+                    interleaved={"against": "torch-eager", "ratio": 0.046, "rounds": 500, "calls": 9})]
+    md = markdown([], "test machine", head_to_head(records))
+    assert "| interleaved|train_step|net|b64|float32 | compiled | torch-eager | 0.046x | 21.7x | 500 |" in md
 
 
 def test_roofline_pairs_report_bandwidth_as_bytes_ratio_over_time_ratio():
