@@ -127,6 +127,14 @@ def _fmt(v, spec, suffix=""):
     return "" if v is None else f"{v:{spec}}{suffix}"
 
 
+def _pair_table(title, figures, cells):
+    """Lines of one table of alternated pairs: group, backend, against, then
+    the three right-aligned ``figures`` columns; ``cells`` are row strings."""
+    head = ("group", "backend", "against") + tuple(figures)
+    return (["", title, "", "| " + " | ".join(head) + " |", "|---|---|---|---:|---:|---:|"]
+            + ["| " + " | ".join(c) + " |" for c in cells])
+
+
 def markdown(rows, description, pairs=()):
     lines = [f"Machine: {description}", "",
              "| group | backend | median | GB/s | % bw | vs ref | vs GEMMs | GFLOP/s |",
@@ -138,17 +146,15 @@ def markdown(rows, description, pairs=()):
     roofline = [p for p in pairs if p[5] is not None]
     others = [p for p in pairs if p[5] is None]
     if others:
-        lines += ["", "Head to head, timed in alternation (median over rounds of this time / the other's; "
-                      "below 1 is faster; speedup = 1 / time ratio):", "",
-                  "| group | backend | against | time ratio | speedup | rounds |", "|---|---|---|---:|---:|---:|"]
-        lines += [f"| {group} | {backend} | {against} | {ratio_text(ratio)} | {1 / ratio:.1f}x | {rounds} |"
-                  for group, backend, against, ratio, rounds, _ in others]
+        lines += _pair_table("Head to head, timed in alternation (median over rounds of this time / the other's; "
+                             "below 1 is faster; speedup = 1 / time ratio):",
+                             ("time ratio", "speedup", "rounds"),
+                             [(g, b, a, ratio_text(r), f"{1 / r:.1f}x", str(n)) for g, b, a, r, n, _ in others])
     if roofline:
-        lines += ["", "Bandwidth, timed in alternation with the reference (% bw = bytes ratio / median time "
-                      "ratio; the target is 70%):", "",
-                  "| group | backend | against | % bw | time ratio | rounds |", "|---|---|---|---:|---:|---:|"]
-        lines += [f"| {group} | {backend} | {against} | {pct:.0f}% | {ratio_text(ratio)} | {rounds} |"
-                  for group, backend, against, ratio, rounds, pct in roofline]
+        lines += _pair_table("Bandwidth, timed in alternation with the reference (% bw = bytes ratio / median time "
+                             "ratio; the target is 70%):",
+                             ("% bw", "time ratio", "rounds"),
+                             [(g, b, a, f"{pct:.0f}%", ratio_text(r), str(n)) for g, b, a, r, n, pct in roofline])
     return "\n".join(lines) + "\n"
 
 
