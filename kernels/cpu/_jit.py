@@ -40,10 +40,16 @@
 - ``FASTNN_PARALLEL=0`` compiles ``prange`` loops as plain ``range`` loops.
   numba's ``NUMBA_BOUNDSCHECK=1`` does not check accesses inside parallel
   loops, so the bounds-checked CI run sets both.
+- ``STREAM_MIN_BYTES``: outputs at least this large are written with
+  streaming stores (``_stream``); half the last-level cache that sysfs
+  lists, or ``FASTNN_STREAM_MIN_BYTES`` (0 streams every output of a kernel
+  that can, a huge value none). Part of the disk cache's key, like
+  ``FASTNN_PARALLEL``.
 """
 import functools
 import hashlib
 import os
+import platform
 import types
 
 from numba import config, njit, prange  # noqa: F401  (prange re-exported for kernels)
@@ -53,6 +59,35 @@ from numba.core.dispatcher import Dispatcher
 CACHE = os.environ.get("FASTNN_NUMBA_CACHE", "1") not in ("0", "false", "False", "")
 
 PARALLEL = os.environ.get("FASTNN_PARALLEL", "1") not in ("0", "false", "False", "")
+
+
+def _last_level_cache_bytes():
+    # the largest cache that cpu0 lists in sysfs (Linux); 32 MiB if none
+    root = "/sys/devices/system/cpu/cpu0/cache"
+    best = 0
+    try:
+        for d in os.listdir(root):
+            if d.startswith("index"):
+                with open(os.path.join(root, d, "size")) as f:
+                    s = f.read().strip()
+                mult = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}.get(s[-1:], 1)
+                best = max(best, int(s.rstrip("KMG")) * mult)
+    except (OSError, ValueError):
+        pass
+    return best or 32 * 1024 ** 2
+
+
+def _stream_min_bytes():
+    # outputs of at least this many bytes are written with streaming stores
+    env = os.environ.get("FASTNN_STREAM_MIN_BYTES")
+    if env is not None:
+        return int(env)
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return 1 << 62   # _stream.fence is x86's sfence; elsewhere nothing streams
+    return _last_level_cache_bytes() // 2
+
+
+STREAM_MIN_BYTES = _stream_min_bytes()
 
 _OPTIONS = dict(error_model="numpy", nogil=True)
 
@@ -79,13 +114,14 @@ def source_digest(root=_PACKAGE):
 
 class _Cache(FunctionCache):
     """numba's disk cache keyed also on ``FASTNN_PARALLEL``,
-    ``NUMBA_BOUNDSCHECK`` and ``source_digest()``: a kernel's cached code
+    ``NUMBA_BOUNDSCHECK``, ``STREAM_MIN_BYTES`` and ``source_digest()``: a kernel's cached code
     includes the kernels it calls, so the key holds the process-wide options
     and the whole package's source, not only the kernel's own."""
 
     def __init__(self, py_func):
         super().__init__(py_func)
-        self._options = ("parallel" if PARALLEL else "serial", "boundscheck" if config.BOUNDSCHECK else "")
+        self._options = ("parallel" if PARALLEL else "serial", "boundscheck" if config.BOUNDSCHECK else "",
+                         f"stream>={STREAM_MIN_BYTES}")
 
     def _index_key(self, sig, codegen):
         return super()._index_key(sig, codegen) + self._options + (source_digest(),)

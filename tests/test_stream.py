@@ -1,0 +1,76 @@
+"""Streaming stores (kernels/cpu/_stream.py): a streamed output has the same
+bits as the usual loop's, for every alignment of the output and every size
+around the buffer's block, nothing outside the output is written, and a
+kernel whose output reaches STREAM_MIN_BYTES still gives the same bits."""
+import numpy as np
+import pytest
+
+from fastnn.kernels.codes import ACTIVATIONS as ACTS
+from fastnn.kernels.cpu import _stream, activations
+from fastnn.kernels.cpu._jit import kernel
+
+
+
+@kernel
+def _head(out):
+    return _stream.head(out)
+
+
+def _view(n, dtype, offset):
+    """A 1-D array of n elements starting ``offset`` elements after a
+    64-byte boundary."""
+    base = np.empty(n + offset + 64, dtype)
+    skip = (-base.ctypes.data % 64) // base.itemsize
+    return base[skip + offset:skip + offset + n]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0, 1, 3, 7])
+def test_head_reaches_the_first_vector_boundary(dtype, offset):
+    a = _view(100, dtype, offset)
+    h = _head(a)
+    assert (a[h:].ctypes.data % _stream.VECTOR) == 0
+    assert 0 <= h < _stream.VECTOR // a.itemsize
+    assert _head(a[:h // 2]) == h // 2          # an array shorter than its head: all of it
+
+
+def test_head_of_a_misaligned_buffer_is_the_whole_array():
+    raw = np.zeros(4 * 50 + 1, np.uint8)[1:]    # float32 at an odd address
+    a = raw.view(np.float32)
+    assert a.ctypes.data % 4 != 0
+    assert _head(a) == a.size
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0, 1, 5])
+@pytest.mark.parametrize("n", [1, 13, _stream.BLOCK - 1, _stream.BLOCK + 9, 3 * _stream.BLOCK + 40])
+@pytest.mark.parametrize("act", ["linear", "relu", "leaky_relu"])  # the ones that stream
+def test_streamed_forward_has_the_bits_of_the_plain_loop(act, n, offset, dtype):
+    rng = np.random.default_rng(n + offset)
+    x = rng.standard_normal(n).astype(dtype)
+    expected = np.full(n, np.nan, dtype)
+    activations._forward(expected, x, ACTS[act], 0.1)
+    out = _view(n, dtype, offset)
+    out[:] = np.nan
+    guard = out.base                                # elements around the view stay untouched
+    before = guard.copy()
+    activations._forward_streamed(out, x, ACTS[act], 0.1)
+    assert np.array_equal(out.view(f"u{out.itemsize}"), expected.view(f"u{out.itemsize}"))
+    lo = (out.ctypes.data - guard.ctypes.data) // guard.itemsize
+    np.testing.assert_array_equal(guard[:lo], before[:lo])
+    np.testing.assert_array_equal(guard[lo + n:], before[lo + n:])
+
+
+def test_large_outputs_stream_and_keep_their_bits():
+    """activation_forward on an output of STREAM_MIN_BYTES goes through the
+    streamed loop (same bits as the plain loop, misaligned start)."""
+    if _stream.STREAM_MIN_BYTES > 64 * 1024 ** 2:
+        pytest.skip(f"STREAM_MIN_BYTES is {_stream.STREAM_MIN_BYTES}: too large an output for a test")
+    n = max(_stream.STREAM_MIN_BYTES // 4, 1) + 3
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    out = _view(n, np.float32, 1)
+    assert _stream.streams(out) and not _stream.streams(out[:n // 2])
+    activations.activation_forward(out, x, ACTS["leaky_relu"], 0.1)
+    expected = np.empty_like(x)
+    activations._forward(expected, x, ACTS["leaky_relu"], 0.1)
+    assert np.array_equal(out.view(np.uint32), expected.view(np.uint32))
