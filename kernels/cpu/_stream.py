@@ -2,34 +2,38 @@
 
 A normal store to a line that is not in cache first reads that line in
 (write-allocate), so ``y = f(x)`` over arrays far larger than the last-level
-cache moves three array lengths through memory for the two it needs, and
-runs at about two thirds of the in-place bandwidth. A non-temporal store
-sends whole vectors to memory through the write-combining buffers with no
-read. On the 2-core AMD EPYC that the benchmarks run on, at 10M float32
-(40 MB per array), a copy took 0.59x and a relu forward 0.82x the time with
-streaming stores; at 2M elements (8 MB, in cache) the streamed relu took
-2.3x, because the output would have stayed in cache and streaming pushes it
-out to memory. The two cost the same at about 4M elements, where input and
-output together fill the 32 MB last-level cache.
+cache moves three array lengths through memory for the two it needs. A
+non-temporal store sends whole lines to memory through the write-combining
+buffers with no read. On the 2-core AMD EPYC (Zen 4) that the benchmarks run
+on, at 10M float32 (40 MB per array), a copy took 0.59x the time with
+streaming stores and ``activation_forward`` (relu) 0.83x, timed in
+alternation. At 2M elements (8 MB) the streamed relu took 2.3x: the output
+would have stayed in cache, and streaming pushes it out to memory. The two
+cost the same at about 4M elements, where input and output together fill
+the 32 MB last-level cache. Where the arithmetic costs more than the memory
+traffic (sigmoid's exp), streaming lost too: the stores of one block no
+longer overlap the arithmetic of the next, as cached stores do.
 
 So a kernel streams its output only when the output has at least
-``STREAM_MIN_BYTES`` (``_jit``: half the last-level cache). It is a
-compile-time constant of the kernels that use it, and the disk cache's key
-holds it.
+``STREAM_MIN_BYTES`` (``_jit``: half the last-level cache), and only where
+it is bound by memory. The threshold is a compile-time constant of the
+kernels that use it, and the disk cache's key holds it.
 
 The values written are the same bits either way: a kernel computes a chunk
-into a small buffer that stays in L1 with its usual loop, then ``store``
-copies the buffer out. Only whole 32-byte vectors at 32-byte aligned
-addresses are streamed; the few elements before the first boundary
-(``head``) and after the last whole vector go through the usual loop:
+into a small buffer that stays in L1, with its usual loop, then ``store``
+copies the buffer out. Only whole lines at line-aligned addresses are
+streamed; the elements before the first boundary (``head``) and after the
+last whole line go through the usual loop:
 
     i = head(out)
     usual loop over out[:i]
-    while m := chunk(out, i):     # a multiple of the lanes, up to BLOCK
+    while (m := chunk(out, i)) > 0:    # whole lines, up to BLOCK elements
         usual loop into buf[:m]; store(out, i, buf[:m]); i += m
-    usual loop over out[i:]; fence() ``fence`` (x86
-``sfence``) ends a part: non-temporal stores are weakly ordered, and the
-part's results must be visible before another thread reads them.
+    usual loop over out[i:]
+    fence()
+
+``fence`` (x86 ``sfence``) ends a part: streaming stores are weakly ordered,
+and the part's results must be visible before another thread reads them.
 """
 from llvmlite import ir
 from numba import types
@@ -38,20 +42,20 @@ from numba.extending import intrinsic
 
 from ._jit import STREAM_MIN_BYTES, kernel  # noqa: F401  (re-exported)
 
-VECTOR = 32   # bytes per streamed store (one AVX register)
+VECTOR = 64   # bytes per streamed store: one cache line (LLVM splits it
+              # into two AVX stores where there is no AVX-512)
 BLOCK = 2048  # elements per buffer: 8 KiB of float32, well inside L1
-
-
 
 
 @intrinsic
 def store(typingctx, dst, lo, src):
-    """dst[lo:lo + src.size] = src with non-temporal 32-byte vector stores.
+    """dst[lo:lo + src.size] = src with non-temporal VECTOR-byte stores.
 
     The caller guarantees: both 1-D and contiguous with one dtype, the
-    address of dst[lo] a multiple of 32, src.size a multiple of the lanes
-    per vector and lo + src.size <= dst.size. Nothing is checked here (this
-    writes raw memory, and numba's bounds checking does not see it).
+    address of dst[lo] a multiple of VECTOR, src.size a multiple of the
+    lanes per vector and lo + src.size <= dst.size. Nothing is checked
+    here: this writes raw memory, which numba's bounds checking does not
+    see (``head`` and ``chunk`` give the indices that meet these).
     """
     if not (isinstance(dst, types.Array) and isinstance(src, types.Array) and dst.dtype == src.dtype
             and dst.ndim == src.ndim == 1 and isinstance(lo, types.Integer)):
@@ -107,8 +111,8 @@ def head(out):
 @kernel(inline=True)
 def chunk(out, i):
     """How many elements of 1-D ``out`` to stream from ``i`` on (``i`` past
-    ``head``): up to BLOCK, whole vectors only; 0 leaves the rest (fewer
-    than one vector) to the usual loop."""
+    ``head``): up to BLOCK, whole lines only; 0 leaves the rest (less than
+    a line) to the usual loop."""
     lanes = VECTOR // out.itemsize
     return min(BLOCK, (out.size - i) // lanes * lanes)
 
