@@ -31,6 +31,24 @@ def test_penalty_value_and_gradient(kind, backend, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_l1_gradient_at_zero_weights_is_zero(dtype, rng):
+    """sign(0) = 0: exact zeros (pruned or zero-initialised weights) get no
+    L1 gradient on the cpu, as with np.sign in the reference; the others
+    get +-lambd/(2m)."""
+    w = rng.standard_normal(1000).astype(dtype)
+    w[::3] = 0
+    w[1::7] = -0.0
+    grads = {}
+    for backend in ("ref", "cpu"):
+        g = np.zeros_like(w)
+        fastnn.l1_penalty([w], [g], 0.5, 4, backend=backend)
+        grads[backend] = g
+    assert np.array_equal(grads["cpu"], grads["ref"])
+    assert np.array_equal(grads["cpu"] != 0, w != 0)
+    assert np.array_equal(np.sign(grads["cpu"]), np.sign(w))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_penalty_chunk_sums_exact_to_reduction_and_thread_independent(dtype, rng):
     """The cpu kernel sums each chunk with reassociated (vectorised) float64
     adds: every chunk's partial must match an exactly rounded sum (math.fsum)

@@ -18,11 +18,14 @@ from ._jit import kernel, prange
 @kernel(inline=True)
 def _element(v, coef, l1):
     """(|v| or v^2 in float64, coef * sign(v) or coef * v): one weight's
-    penalty term and gradient. sign(v) from two comparisons, not a branch:
-    weights' signs are random, and a mispredicted branch per element cost 13x."""
+    penalty term and gradient. coef * sign(v) is two selects on
+    comparisons, which vectorise as blends: weights' signs are random, and
+    a mispredicted branch per element cost 13x; the earlier
+    coef * (float(v > 0) - float(v < 0)) added two conversions and a
+    multiply (L1 at 1M float32: 1.60x the axpy's time, now 1.28-1.39x)."""
     zero = type(coef)(0)
     if l1:
-        return abs(np.float64(v)), coef * (type(coef)(v > zero) - type(coef)(v < zero))
+        return np.float64(abs(v)), (coef if v > zero else (-coef if v < zero else zero))
     return np.float64(v) * v, coef * v
 
 
