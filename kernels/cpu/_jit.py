@@ -81,7 +81,10 @@ def _stream_min_bytes():
     # outputs of at least this many bytes are written with streaming stores
     env = os.environ.get("FASTNN_STREAM_MIN_BYTES")
     if env is not None:
-        return int(env)
+        try:
+            return int(env)
+        except ValueError:
+            raise ValueError(f"FASTNN_STREAM_MIN_BYTES must be a whole number of bytes, got {env!r}") from None
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return 1 << 62   # _stream.fence is x86's sfence; elsewhere nothing streams
     return _last_level_cache_bytes() // 2
@@ -114,9 +117,10 @@ def source_digest(root=_PACKAGE):
 
 class _Cache(FunctionCache):
     """numba's disk cache keyed also on ``FASTNN_PARALLEL``,
-    ``NUMBA_BOUNDSCHECK``, ``STREAM_MIN_BYTES`` and ``source_digest()``: a kernel's cached code
-    includes the kernels it calls, so the key holds the process-wide options
-    and the whole package's source, not only the kernel's own."""
+    ``NUMBA_BOUNDSCHECK``, ``STREAM_MIN_BYTES`` and ``source_digest()``: a
+    kernel's cached code includes the kernels it calls, so the key holds the
+    process-wide options and the whole package's source, not only the
+    kernel's own."""
 
     def __init__(self, py_func):
         super().__init__(py_func)

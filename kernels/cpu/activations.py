@@ -7,7 +7,7 @@ loop-invariant, so LLVM unswitches it out of the element loop.
 import numpy as np
 
 from .. import scalar
-from ..codes import LEAKY_RELU, LINEAR, RELU
+from ..codes import RELU
 from . import _stream
 from ._jit import kernel, prange
 
@@ -27,41 +27,35 @@ def _forward(out, x, act_code, alpha):
         out[i] = act(x[i], act_code, alpha)
 
 
+@kernel(inline=True)
+def _fill(buf, x, act_code, alpha):
+    # buf = f(x), inlined where act_code is a constant: the switch folds away
+    for j in range(buf.size):
+        buf[j] = act(x[j], act_code, alpha)
+
+
 @kernel
-def _forward_blocks(out, x, act_code, alpha):
-    # out = f(x) as _forward, computed a block at a time into a buffer that
-    # stays in L1 and copied out with streaming stores (see _stream)
+def _relu_streamed(out, x):
+    # out = relu(x) as _forward, computed a block at a time into a buffer
+    # that stays in L1 and copied out with streaming stores (see _stream).
+    # Relu only: sigmoid computes an exp per element (0.54 ns a thread
+    # here), and with streaming stores it took 1.4-1.8x the time, as one
+    # block's stores no longer overlap the next block's arithmetic the way
+    # cached stores do. The code is a constant here: with it a run-time
+    # value, LLVM kept a call per block (1.65x the time, one thread, 5M
+    # float32), and a kernel per activation (numba specialises on a
+    # constant argument) doubled activation_forward's cold compile.
     i = _stream.head(out)
-    _forward(out[:i], x[:i], act_code, alpha)
+    _fill(out[:i], x[:i], RELU, 0.0)
     buf = np.empty(_stream.BLOCK, out.dtype)
     m = _stream.chunk(out, i)
     while m > 0:
-        _forward(buf[:m], x[i:i + m], act_code, alpha)
+        _fill(buf[:m], x[i:i + m], RELU, 0.0)
         _stream.store(out, i, buf[:m])
         i += m
         m = _stream.chunk(out, i)
-    _forward(out[i:], x[i:], act_code, alpha)
+    _fill(out[i:], x[i:], RELU, 0.0)
     _stream.fence()
-
-
-@kernel
-def _forward_streamed(out, x, act_code, alpha):
-    # _forward_blocks compiled once per activation, each with its code a
-    # compile-time constant (numba types a constant argument as a literal).
-    # With the code a run-time value, LLVM kept _forward a call per block
-    # and the part took 1.65x the time (relu, one thread, 5M float32).
-    # Only the activations that cost less than their memory traffic stream:
-    # sigmoid computes an exp per element (0.54 ns a thread here), and with
-    # streaming stores it took 1.4-1.8x the time, as a block's stores no
-    # longer overlap the next block's arithmetic the way cached stores do.
-    if act_code == RELU:
-        _forward_blocks(out, x, RELU, alpha)
-    elif act_code == LEAKY_RELU:
-        _forward_blocks(out, x, LEAKY_RELU, alpha)
-    elif act_code == LINEAR:
-        _forward_blocks(out, x, LINEAR, alpha)
-    else:
-        _forward(out, x, act_code, alpha)
 
 
 @kernel
@@ -84,15 +78,15 @@ def activation_forward(out, x, act_code, alpha):
     is a kernel of its own, called per part: the activation switch then
     compiles once per loop and dtype, not again in this kernel and its
     serial twin (two loops inlined here cost the main job 5 s of cold
-    compilation, and numba's SSA pass warned). Out of place, an output of
+    compilation, and numba's SSA pass warned). A relu out of place into
     at least ``_stream.STREAM_MIN_BYTES`` is written with streaming stores
-    for linear, relu and leaky relu (``_forward_streamed``).
+    (``_relu_streamed``).
     """
     o = out.reshape(out.size)
     xi = x.reshape(x.size)
     n = o.size
     same = o.ctypes.data == xi.ctypes.data
-    stream = o.nbytes >= _stream.STREAM_MIN_BYTES
+    stream = act_code == RELU and o.nbytes >= _stream.STREAM_MIN_BYTES
     parts = min(n, _PARTS)
     for p in prange(parts):
         lo = p * n // parts
@@ -100,7 +94,7 @@ def activation_forward(out, x, act_code, alpha):
         if same:
             _forward_in_place(o[lo:hi], act_code, alpha)
         elif stream:
-            _forward_streamed(o[lo:hi], xi[lo:hi], act_code, alpha)
+            _relu_streamed(o[lo:hi], xi[lo:hi])
         else:
             _forward(o[lo:hi], xi[lo:hi], act_code, alpha)
 
