@@ -38,6 +38,9 @@ def run_case(benchmark, case, shape, dtype, backend):
         assert np.isfinite(args[name]).all(), f"{case.name}: {name} not written"
 
 
+CALIBRATION_PAIRS = 5   # fn + other pairs timed to size the blocks (the fastest counts)
+
+
 def interleaved(benchmark, group, fn, other, against, budget=2.0, block=2e-3, backend="cpu"):
     """Time ``fn`` against ``other`` in alternation; record the median ratio.
 
@@ -55,7 +58,7 @@ def interleaved(benchmark, group, fn, other, against, budget=2.0, block=2e-3, ba
     fn()
     other()                                            # compiled and warm
     pair = float("inf")
-    for _ in range(5):
+    for _ in range(CALIBRATION_PAIRS):
         # the fastest of a few pairs sizes the blocks: one slow first pair (a
         # page fault, a thread pool waking) had set one call per block and
         # 62 rounds where 500 fit, and single calls carry that noise

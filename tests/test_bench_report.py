@@ -107,9 +107,38 @@ def test_interleaved_times_both_sides_each_round_in_alternating_order(monkeypatc
     pair = b.extra_info["interleaved"]
     assert pair["against"] == "them" and pair["rounds"] == 10 and pair["calls"] == 1
     assert b.group == "g" and b.extra_info["backend"] == "cpu vs them"
-    rounds = order[4:]                             # after the warm-up and the calibration pair
+    rounds = order[2 + 2 * harness.CALIBRATION_PAIRS:]   # after the warm-up and the calibration pairs
     firsts = [rounds[2 * r] for r in range(len(rounds) // 2)]
     assert firsts == ["fn", "other"] * 5           # who goes first alternates
+
+
+def test_interleaved_sizes_blocks_from_the_fastest_calibration_pair(monkeypatch):
+    """One slow call while calibrating (a page fault, a pool waking up) must
+    not shrink the blocks to single calls."""
+    from bench import conftest as harness
+
+    clock = [0.0]
+    calls = {"fn": 0}
+
+    def fn():
+        calls["fn"] += 1
+        clock[0] += 100.0 if calls["fn"] == 2 else 3.0   # the first calibration call hiccups
+
+    def other():
+        clock[0] += 2.0
+
+    class Bench:
+        extra_info = {}
+        group = None
+
+        def pedantic(self, target, rounds, iterations):
+            for _ in range(rounds):
+                target()
+
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: clock[0])
+    b = Bench()
+    assert harness.interleaved(b, "g", fn, other, "them", budget=2000.0, block=20.0) == 1.5
+    assert b.extra_info["interleaved"]["calls"] == 8      # 20 / (5 / 2): the hiccup is ignored
 
 
 def test_chart_draws_the_alternated_bandwidth_where_a_group_has_one():
