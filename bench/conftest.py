@@ -60,8 +60,8 @@ def interleaved(benchmark, group, fn, other, against, budget=2.0, block=2e-3, ba
     pair = float("inf")
     for _ in range(CALIBRATION_PAIRS):
         # the fastest of a few pairs sizes the blocks: one slow first pair (a
-        # page fault, a thread pool waking) had set one call per block and
-        # 62 rounds where 500 fit, and single calls carry that noise
+        # page fault, a thread pool waking) had left 41-48 rounds where
+        # hundreds fit
         t0 = time.perf_counter()
         fn()
         other()

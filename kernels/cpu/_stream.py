@@ -115,9 +115,3 @@ def chunk(out, i):
     a line) to the usual loop."""
     lanes = VECTOR // out.itemsize
     return min(BLOCK, (out.size - i) // lanes * lanes)
-
-
-def streams(out):
-    """Whether a kernel writing ``out`` (NumPy) streams it: a Python twin of
-    the kernels' test, for benchmarks and tests."""
-    return out.nbytes >= STREAM_MIN_BYTES

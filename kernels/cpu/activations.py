@@ -20,18 +20,17 @@ dact = kernel(scalar.dact, inline=True)
 _PARTS = 16
 
 
-@kernel
-def _forward(out, x, act_code, alpha):
+def _map(out, x, act_code, alpha):
     # out = f(x) over 1-D arrays that do not overlap
     for i in range(out.size):
         out[i] = act(x[i], act_code, alpha)
 
 
-@kernel(inline=True)
-def _fill(buf, x, act_code, alpha):
-    # buf = f(x), inlined where act_code is a constant: the switch folds away
-    for j in range(buf.size):
-        buf[j] = act(x[j], act_code, alpha)
+# the same loop twice: a kernel (compiled once per dtype, LLVM unswitches
+# act_code) and an inline copy for callers where act_code is a constant,
+# so the switch folds away (_relu_streamed)
+_forward = kernel(_map)
+_fill = kernel(_map, inline=True)
 
 
 @kernel
