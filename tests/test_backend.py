@@ -99,6 +99,10 @@ def test_disk_cache_key_holds_the_thread_and_bounds_check_options(monkeypatch):
             monkeypatch.setattr(config, "BOUNDSCHECK", bounds)
             keys.add(_jit._Cache(activation_forward.py_func)._index_key(sig, codegen))
     assert len(keys) == 4
+    # nor the wrappers: code cached without a Python entry point must never
+    # load into a dispatcher that Python calls
+    python = _jit._Cache(activation_forward.py_func, python=True)._index_key(sig, codegen)
+    assert _jit._Cache(activation_forward.py_func, python=False)._index_key(sig, codegen) != python
 
 
 def test_disk_cache_key_changes_with_any_kernel_source(tmp_path, monkeypatch):
@@ -133,3 +137,26 @@ def test_serial_twin_is_a_separate_cached_kernel():
     # the kernels it calls are twins too; kernels with no prange below them are shared
     assert twin.py_func.__globals__["gemm_rows"] is _jit.serial(_blas.gemm_rows) is not _blas.gemm_rows
     assert _jit.serial(_blas.gemm) is _blas.gemm
+
+
+def test_private_kernels_have_no_python_entry_point_and_say_so():
+    # compiled without numba's CPython wrapper (kernels/cpu/_jit.py); a call
+    # from Python must be a clear TypeError, never a jump through a null pointer
+    from fastnn.kernels.cpu import _jit, activations, dense
+    from fastnn.kernels.cpu.step import forward_eval, train_step, train_step_serial
+    x = np.ones(8, np.float32)
+    with pytest.raises(TypeError, match=r"activations\._forward_in_place is called only from compiled kernels"):
+        activations._forward_in_place(x, 1, 0.0)
+    twin = _jit.serial(dense.dense_forward)
+    assert isinstance(twin, _jit._CompiledOnly) and twin.targetoptions["no_cpython_wrapper"]
+    with pytest.raises(TypeError, match="dense_forward_serial is called only from compiled kernels"):
+        twin(np.empty((2, 4)), np.ones((2, 3)), np.ones((3, 4)), np.ones(4), 1, 0.0)
+    # the public kernels and the step's entry points keep theirs
+    for d in (activations.activation_forward, dense.dense_forward, train_step, train_step_serial, forward_eval):
+        assert not isinstance(d, _jit._CompiledOnly) and not d.targetoptions.get("no_cpython_wrapper")
+    with pytest.raises(ValueError, match="made for compiled callers only"):
+        _jit.serial(dense.dense_forward, python=True)
+    # a private kernel still runs when a compiled caller calls it
+    out = np.empty_like(x)
+    activations.activation_forward(out, -x, 1, 0.0)
+    assert np.array_equal(out, np.zeros_like(x))

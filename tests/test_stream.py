@@ -5,15 +5,26 @@ kernel whose output reaches STREAM_MIN_BYTES still gives the same bits."""
 import numpy as np
 import pytest
 
-from fastnn.kernels.codes import ACTIVATIONS as ACTS
+from fastnn.kernels.codes import ACTIVATIONS as ACTS, RELU
 from fastnn.kernels.cpu import _stream, activations
 from fastnn.kernels.cpu._jit import kernel
 
 
+# the kernels under test are private (callable from compiled code only,
+# kernels/cpu/_jit.py): these entry points call them
+@kernel
+def head_of(out):
+    return _stream.head(out)
+
 
 @kernel
-def _head(out):
-    return _stream.head(out)
+def plain_relu(out, x):
+    activations._forward(out, x, RELU, 0.0)
+
+
+@kernel
+def streamed_relu(out, x):
+    activations._relu_streamed(out, x)
 
 
 def _view(n, dtype, offset):
@@ -28,17 +39,17 @@ def _view(n, dtype, offset):
 @pytest.mark.parametrize("offset", [0, 1, 3, 7])
 def test_head_reaches_the_first_vector_boundary(dtype, offset):
     a = _view(100, dtype, offset)
-    h = _head(a)
+    h = head_of(a)
     assert (a[h:].ctypes.data % _stream.VECTOR) == 0
     assert 0 <= h < _stream.VECTOR // a.itemsize
-    assert _head(a[:h // 2]) == h // 2          # an array shorter than its head: all of it
+    assert head_of(a[:h // 2]) == h // 2          # an array shorter than its head: all of it
 
 
 def test_head_of_a_misaligned_buffer_is_the_whole_array():
     raw = np.zeros(4 * 50 + 1, np.uint8)[1:]    # float32 at an odd address
     a = raw.view(np.float32)
     assert a.ctypes.data % 4 != 0
-    assert _head(a) == a.size
+    assert head_of(a) == a.size
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -48,12 +59,12 @@ def test_streamed_relu_has_the_bits_of_the_plain_loop(n, offset, dtype):
     rng = np.random.default_rng(n + offset)
     x = rng.standard_normal(n).astype(dtype)
     expected = np.full(n, np.nan, dtype)
-    activations._forward(expected, x, ACTS["relu"], 0.0)
+    plain_relu(expected, x)
     out = _view(n, dtype, offset)
     out[:] = np.nan
     guard = out.base                                # elements around the view stay untouched
     before = guard.copy()
-    activations._relu_streamed(out, x)
+    streamed_relu(out, x)
     assert np.array_equal(out.view(f"u{out.itemsize}"), expected.view(f"u{out.itemsize}"))
     lo = (out.ctypes.data - guard.ctypes.data) // guard.itemsize
     np.testing.assert_array_equal(guard[:lo], before[:lo])
@@ -71,7 +82,7 @@ def test_large_outputs_stream_and_keep_their_bits():
     assert out.nbytes >= _stream.STREAM_MIN_BYTES           # the kernel's test for streaming
     activations.activation_forward(out, x, ACTS["relu"], 0.0)
     expected = np.empty_like(x)
-    activations._forward(expected, x, ACTS["relu"], 0.0)
+    plain_relu(expected, x)
     assert np.array_equal(out.view(np.uint32), expected.view(np.uint32))
 
 

@@ -37,6 +37,18 @@
   per layer costs more than it saves there, and numba's parallel lowering is
   the larger part of a kernel's compile time (the step compiled in about
   half the time).
+- no wrappers nobody calls. numba compiles two wrappers around every
+  function besides its code: a C-callable one (for first-class function
+  values, which fastnn never uses: ``no_cfunc_wrapper`` on every kernel)
+  and the CPython entry point. A kernel whose name starts with an
+  underscore, and a serial twin unless made with ``serial(..., python=True)``,
+  is only ever called from compiled code, so it is compiled without the
+  CPython one either (``no_cpython_wrapper``). Each wrapper is lowered,
+  optimised and turned into machine code again in every kernel that links
+  the function in, so the two cost the main job about 5 s of its cold
+  compile (32 s against 27 s, 2026-11-23). Calling such a kernel from
+  Python would jump through a null entry point; its dispatcher is a
+  ``_CompiledOnly``, which raises ``TypeError`` instead.
 - ``FASTNN_PARALLEL=0`` compiles ``prange`` loops as plain ``range`` loops.
   numba's ``NUMBA_BOUNDSCHECK=1`` does not check accesses inside parallel
   loops, so the bounds-checked CI run sets both.
@@ -55,6 +67,7 @@ import types
 from numba import config, njit, prange  # noqa: F401  (prange re-exported for kernels)
 from numba.core.caching import FunctionCache
 from numba.core.dispatcher import Dispatcher
+from numba.core.registry import CPUDispatcher
 
 CACHE = os.environ.get("FASTNN_NUMBA_CACHE", "1") not in ("0", "false", "False", "")
 
@@ -92,7 +105,7 @@ def _stream_min_bytes():
 
 STREAM_MIN_BYTES = _stream_min_bytes()
 
-_OPTIONS = dict(error_model="numpy", nogil=True)
+_OPTIONS = dict(error_model="numpy", nogil=True, no_cfunc_wrapper=True)
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -122,19 +135,32 @@ class _Cache(FunctionCache):
     process-wide options and the whole package's source, not only the
     kernel's own."""
 
-    def __init__(self, py_func):
+    def __init__(self, py_func, python=True):
         super().__init__(py_func)
         self._options = ("parallel" if PARALLEL else "serial", "boundscheck" if config.BOUNDSCHECK else "",
-                         f"stream>={STREAM_MIN_BYTES}")
+                         f"stream>={STREAM_MIN_BYTES}", "python" if python else "compiled-only")
 
     def _index_key(self, sig, codegen):
         return super()._index_key(sig, codegen) + self._options + (source_digest(),)
 
 
-def _jit(f, parallel, reassoc=False):
-    d = njit(parallel=parallel, fastmath={"reassoc"} if reassoc else False, **_OPTIONS)(f)
+class _CompiledOnly(CPUDispatcher):
+    """The dispatcher of a kernel compiled without numba's CPython wrapper
+    (see above): compiled callers link it in as usual; a call from Python
+    raises instead of jumping through the missing entry point."""
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"{self.py_func.__module__}.{self.py_func.__qualname__} is called only from "
+                        "compiled kernels (it has no Python entry point); call the public kernel instead")
+
+
+def _jit(f, parallel, reassoc=False, python=True):
+    d = njit(parallel=parallel, fastmath={"reassoc"} if reassoc else False, no_cpython_wrapper=not python,
+             **_OPTIONS)(f)
+    if not python:
+        d.__class__ = _CompiledOnly
     if CACHE:
-        d._cache = _Cache(f)
+        d._cache = _Cache(f, python)
     return d
 
 
@@ -144,7 +170,9 @@ def kernel(fn=None, *, parallel=False, inline=False, reassoc=False):
     ``parallel=True`` enables ``prange``; use it only where each thread owns
     the outputs it writes. ``inline=True`` for per-element helpers called in
     a kernel's inner loop (see above). ``reassoc=True`` lets LLVM reorder
-    float sums (see above); an inline helper takes its caller's flags.
+    float sums (see above); an inline helper takes its caller's flags. A
+    kernel named with a leading underscore is callable from compiled code
+    only (see above).
     """
     def wrap(f):
         if inline:       # never compiled on its own, so never cached
@@ -152,7 +180,7 @@ def kernel(fn=None, *, parallel=False, inline=False, reassoc=False):
         _KERNELS[f] = parallel and PARALLEL
         if reassoc:
             _REASSOC.add(f)
-        return _jit(f, parallel and PARALLEL, reassoc)
+        return _jit(f, parallel and PARALLEL, reassoc, python=not f.__name__.startswith("_"))
     return wrap(fn) if fn is not None else wrap
 
 
@@ -178,9 +206,11 @@ def _threads(f, seen=()):
     return any(_threads(v.py_func, seen + (f,)) for _, v in _callees(f) if v.py_func not in seen)
 
 
-def serial(dispatcher):
+def serial(dispatcher, python=False):
     """``dispatcher``'s kernel compiled with no thread pool: its own ``prange``
     loops and those of every fastnn kernel it calls run as plain loops.
+    With ``python=False`` the twin is callable from compiled code only (see
+    above); the entry points that Python calls ask for ``python=True``.
 
     The twin is a second numba function over the same code, with the
     callees in its globals replaced by their twins, and ``_serial`` appended
@@ -190,6 +220,9 @@ def serial(dispatcher):
     f = dispatcher.py_func
     if not _threads(f):
         return dispatcher
+    if f in _TWINS and python and isinstance(_TWINS[f], _CompiledOnly):
+        raise ValueError(f"serial twin of {f.__qualname__} was made for compiled callers only; "
+                         "make it with python=True before any kernel that calls it")
     if f not in _TWINS:
         g = dict(f.__globals__)
         for name, v in _callees(f):
@@ -197,5 +230,5 @@ def serial(dispatcher):
         twin = types.FunctionType(f.__code__, g, f.__name__, f.__defaults__, f.__closure__)
         twin.__qualname__ = f.__qualname__ + "_serial"
         twin.__module__, twin.__doc__ = f.__module__, f.__doc__
-        _TWINS[f] = _jit(twin, False, f in _REASSOC)
+        _TWINS[f] = _jit(twin, False, f in _REASSOC, python)
     return _TWINS[f]

@@ -26,6 +26,7 @@ fprog[l] = (alpha, keep_prob, momentum, eps)
 Workspaces (``acts``, ``dacts``, ``dz``, ``loss``, ``probs``, ``partials``)
 are allocated by the caller for the largest batch.
 """
+import functools
 import math
 
 import numpy as np
@@ -178,7 +179,7 @@ def train_step(params, grads, state1, state2, hyper, t, opt_code,
     return cost
 
 
-@serial
+@functools.partial(serial, python=True)
 @kernel
 def forward_eval(logits, loss, gbuf, pbuf, acts, params, running, prog, fprog, X, labels, targets, loss_code):
     """Inference-mode forward of the rows ``X`` into ``logits`` (batch, out):
@@ -230,4 +231,4 @@ def forward_eval(logits, loss, gbuf, pbuf, acts, params, running, prog, fprog, X
 
 # The same step on the calling thread only (every kernel's serial twin), for
 # networks too small to pay for waking the thread pool once per layer.
-train_step_serial = serial(train_step)
+train_step_serial = serial(train_step, python=True)
