@@ -234,16 +234,21 @@ def tanh(x):
     return math.tanh(x)
 
 
+# numba compiles an overload's body on its own too (to type it) before
+# inlining it; no C-callable wrapper for that copy (see kernels/cpu/_jit.py)
+_JIT_OPTIONS = {"no_cfunc_wrapper": True}
+
+
 def _jit_too(fn):
     """Let numba compile ``fn`` (one argument, named x) where kernels call it."""
-    @overload(fn, inline="always")
+    @overload(fn, inline="always", jit_options=_JIT_OPTIONS)
     def _impl(x):
         return fn
     return fn
 
 
 def _register(public, fast, slow):
-    @overload(public, inline="always")
+    @overload(public, inline="always", jit_options=_JIT_OPTIONS)
     def _impl(x):
         if isinstance(x, types.Float) and x.bitwidth == 32:
             return fast

@@ -136,7 +136,7 @@ def test_serial_twin_is_a_separate_cached_kernel():
     assert not twin.targetoptions.get("parallel")
     # the kernels it calls are twins too; kernels with no prange below them are shared
     assert twin.py_func.__globals__["gemm_rows"] is _jit.serial(_blas.gemm_rows) is not _blas.gemm_rows
-    assert _jit.serial(_blas.gemm) is _blas.gemm
+    assert _jit.serial(_blas._gemm) is _blas._gemm
 
 
 def test_private_kernels_have_no_python_entry_point_and_say_so():
@@ -160,3 +160,30 @@ def test_private_kernels_have_no_python_entry_point_and_say_so():
     out = np.empty_like(x)
     activations.activation_forward(out, -x, 1, 0.0)
     assert np.array_equal(out, np.zeros_like(x))
+
+
+def test_constant_arguments_do_not_compile_a_kernel_per_value():
+    # numba's dispatcher compiles a kernel once per literal value its
+    # compiled callers pass (gemm_rows gets True/False transposes); fastnn's
+    # dispatcher (_jit._Kernel) compiles per type only. Built uncached here,
+    # so the compiles happen in this process whatever the disk cache holds.
+    from numba import njit
+    from numba.core.registry import CPUDispatcher
+
+    from fastnn.kernels.cpu import _jit
+
+    def flip(flag, x):
+        return x if flag else -x
+
+    counts = {}
+    for cls in (CPUDispatcher, _jit._Kernel):
+        callee = njit(flip)
+        callee.__class__ = cls
+
+        def both(x):
+            return callee(True, x) + 2 * callee(False, x)
+
+        assert njit(both)(3.0) == -3.0
+        counts[cls] = [str(sig) for sig in callee.signatures]
+    assert len(counts[CPUDispatcher]) == 2                  # numba alone: one per value
+    assert len(counts[_jit._Kernel]) == 1 and "Literal" not in counts[_jit._Kernel][0]

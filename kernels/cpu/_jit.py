@@ -65,6 +65,7 @@ import platform
 import types
 
 from numba import config, njit, prange  # noqa: F401  (prange re-exported for kernels)
+from numba.core import types as nbtypes
 from numba.core.caching import FunctionCache
 from numba.core.dispatcher import Dispatcher
 from numba.core.registry import CPUDispatcher
@@ -144,7 +145,21 @@ class _Cache(FunctionCache):
         return super()._index_key(sig, codegen) + self._options + (source_digest(),)
 
 
-class _CompiledOnly(CPUDispatcher):
+class _Kernel(CPUDispatcher):
+    """numba's dispatcher, compiling for the types of the arguments and never
+    for their values. A call from compiled code with a constant argument
+    (``gemm_rows(dw, x, dz, True, False, ...)``, ``_view(acts, 0, ...)``)
+    types it as a literal, and numba's dispatcher compiles a specialisation
+    per literal value: gemm_rows and the BLAS call under it compiled three
+    times each in the main job. Kernels branch on such flags outside their
+    loops, so one compile serves every value; the caller casts its constant."""
+
+    def get_call_template(self, args, kws):
+        return super().get_call_template(tuple(nbtypes.unliteral(a) for a in args),
+                                         {k: nbtypes.unliteral(v) for k, v in kws.items()})
+
+
+class _CompiledOnly(_Kernel):
     """The dispatcher of a kernel compiled without numba's CPython wrapper
     (see above): compiled callers link it in as usual; a call from Python
     raises instead of jumping through the missing entry point."""
@@ -157,8 +172,7 @@ class _CompiledOnly(CPUDispatcher):
 def _jit(f, parallel, reassoc=False, python=True):
     d = njit(parallel=parallel, fastmath={"reassoc"} if reassoc else False, no_cpython_wrapper=not python,
              **_OPTIONS)(f)
-    if not python:
-        d.__class__ = _CompiledOnly
+    d.__class__ = _Kernel if python else _CompiledOnly
     if CACHE:
         d._cache = _Cache(f, python)
     return d
