@@ -102,7 +102,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     session = getattr(config, "_benchmarksession", None)
     if session is None or session.disabled or not session.benchmarks:
         return
-    from fastnn.bench import head_to_head, ratio_text, summarize
+    from fastnn.bench import head_to_head, jit_costs, ratio_text, summarize
     records = [{"group": b.group, "median": b.stats.median, "extra_info": b.extra_info}
                for b in session.benchmarks if b.stats is not None]
     tr = terminalreporter
@@ -119,3 +119,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for group, backend, against, ratio, rounds, pct in pairs:
             bw = f"  {pct:4.0f}% bw" if pct is not None else ""
             tr.write_line(f"{group:<52}{backend:<8} vs {against:<14}{ratio_text(ratio):>9}  ({rounds} rounds){bw}")
+    jit = jit_costs(records)
+    if jit:
+        tr.write_sep("-", "fastnn: JIT cost (fresh processes)")
+        for name, seconds, _ in jit:
+            tr.write_line(f"{name:<80}{seconds:>8.2f} s")

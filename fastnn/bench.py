@@ -10,7 +10,8 @@ is not installed with the package), then writes, into ``--out``:
   their GEMMs alone; then the head-to-head ratios timed in alternation
   (dense vs its GEMMs, fused Adam vs torch's) and every memory-bound
   kernel's bandwidth timed against the in-place axpy reference, which are
-  the ones the targets are judged by;
+  the ones the targets are judged by; then the JIT costs
+  (``bench/bench_jit.py``);
 - ``bench.png``: cpu speedup over ref and % of bandwidth (the alternated
   figure where there is one), per group (with matplotlib);
 - ``bench.json``: pytest-benchmark's raw results.
@@ -36,7 +37,8 @@ def summarize(benchmarks):
     """
     bandwidth, ref, gemm = {}, {}, {}
     gpu_bw = None
-    benchmarks = [b for b in benchmarks if "interleaved" not in b["extra_info"]]   # see head_to_head
+    benchmarks = [b for b in benchmarks if "interleaved" not in b["extra_info"]   # see head_to_head
+                  and "jit" not in b["extra_info"]]                              # see jit_costs
     for b in benchmarks:
         info = b["extra_info"]
         if "bytes" in info and info.get("reference") in ("copy", "triad", "axpy"):
@@ -84,6 +86,18 @@ def head_to_head(benchmarks):
                 pct = 100 * pair["bytes"] / pair["against_bytes"] / pair["ratio"]
             rows.append((b["group"], backend, pair["against"], pair["ratio"], pair["rounds"], pct))
     return sorted(rows)
+
+
+def jit_costs(benchmarks):
+    """Rows (name, seconds, details) of ``bench/bench_jit.py``: figures each
+    fresh process measured itself; details holds the others it reported
+    (the run's wall time, the cold first epoch)."""
+    rows = []
+    for b in benchmarks:
+        jit = b["extra_info"].get("jit")
+        if jit:
+            rows.append((jit["name"], jit["seconds"], {k: v for k, v in jit.items() if k not in ("name", "seconds")}))
+    return rows
 
 
 def machine():
@@ -135,7 +149,7 @@ def _pair_table(title, figures, cells):
             + ["| " + " | ".join(c) + " |" for c in cells])
 
 
-def markdown(rows, description, pairs=()):
+def markdown(rows, description, pairs=(), jit=()):
     lines = [f"Machine: {description}", "",
              "| group | backend | median | GB/s | % bw | vs ref | vs GEMMs | GFLOP/s |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -155,6 +169,13 @@ def markdown(rows, description, pairs=()):
                              "ratio; the target is 70%):",
                              ("% bw", "time ratio", "rounds"),
                              [(g, b, a, f"{pct:.0f}%", ratio_text(r), str(n)) for g, b, a, r, n, pct in roofline])
+    if jit:
+        names = {"wall": "whole run", "cold": "with an empty cache"}
+        lines += ["", "JIT cost, each figure from a fresh process (targets: import under 0.5 s, the main job's "
+                  "compilation under 30 s, the first epoch within 2 s with a warm cache):", "",
+                  "| measurement | seconds | also |", "|---|---:|---|"]
+        lines += [f"| {name} | {sec:.2f} | " + ", ".join(f"{names.get(k, k)} {v:.2f} s" for k, v in more.items())
+                  + " |" for name, sec, more in jit]
     return "\n".join(lines) + "\n"
 
 
@@ -225,7 +246,7 @@ def main(argv=None):
     md = os.path.join(args.out, "bench.md")
     pairs = head_to_head(records)
     with open(md, "w") as f:
-        f.write(markdown(rows, machine(), pairs))
+        f.write(markdown(rows, machine(), pairs, jit_costs(records)))
     png = chart(rows, os.path.join(args.out, "bench.png"), pairs)
     print(f"wrote {md}" + (f", {png}" if png else "") + f", {raw}")
     return 0

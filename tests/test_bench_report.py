@@ -151,3 +151,20 @@ def test_chart_draws_the_alternated_bandwidth_where_a_group_has_one():
     # relu's cpu row takes its pair's 83.3; ref keeps its own; sigmoid has
     # no roofline pair (a head-to-head ratio is no bandwidth)
     assert chart_bandwidth(rows, pairs) == [83.3, 12.5, 40.0]
+
+
+def test_jit_costs_get_their_own_table_not_rows():
+    from fastnn.bench import jit_costs, markdown
+    records = [
+        _rec("relu|1000|float32", 1e-6, backend="cpu", elements=1000, bytes=8000),
+        _rec("jit", 30.0, backend="cpu", jit={"name": "main job compilation", "seconds": 24.5, "wall": 29.25}),
+        _rec("jit", 1.2, backend="cpu", jit={"name": "import fastnn", "seconds": 0.13}),
+    ]
+    rows = summarize(records)
+    assert [r[0] for r in rows] == ["relu|1000|float32"]      # a child's wall time is no kernel row
+    jit = jit_costs(records)
+    assert jit == [("main job compilation", 24.5, {"wall": 29.25}), ("import fastnn", 0.13, {})]
+    md = markdown(rows, "test machine", (), jit)
+    assert "| main job compilation | 24.50 | whole run 29.25 s |" in md
+    assert "| import fastnn | 0.13 |  |" in md
+    assert "JIT cost" not in markdown(rows, "test machine")
