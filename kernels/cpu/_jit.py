@@ -45,8 +45,9 @@
   is only ever called from compiled code, so it is compiled without the
   CPython one either (``no_cpython_wrapper``). Each wrapper is lowered,
   optimised and turned into machine code again in every kernel that links
-  the function in, so the two cost the main job about 5 s of its cold
-  compile (32 s against 27 s, 2026-11-23). Calling such a kernel from
+  the function in, so the two cost the main job about 4 s of its cold
+  compile (33.9-36.0 s against 29.4-32.6 s, alternated cold runs,
+  2026-11-23). Calling such a kernel from
   Python would jump through a null entry point; its dispatcher is a
   ``_CompiledOnly``, which raises ``TypeError`` instead.
 - ``FASTNN_PARALLEL=0`` compiles ``prange`` loops as plain ``range`` loops.
