@@ -40,10 +40,11 @@ def _relu_streamed(out, x):
     # Relu only: sigmoid computes an exp per element (0.54 ns a thread
     # here), and with streaming stores it took 1.4-1.8x the time, as one
     # block's stores no longer overlap the next block's arithmetic the way
-    # cached stores do. The code is a constant here: with it a run-time
-    # value, LLVM kept a call per block (1.65x the time, one thread, 5M
-    # float32), and a kernel per activation (numba specialises on a
-    # constant argument) doubled activation_forward's cold compile.
+    # cached stores do. The code is a constant written here, not an
+    # argument: with it a run-time value, LLVM kept a call per block (1.65x
+    # the time, one thread, 5M float32), and fastnn's kernels compile per
+    # type, never per constant argument (_jit._Kernel; a kernel per
+    # activation had doubled activation_forward's cold compile).
     i = _stream.head(out)
     _fill(out[:i], x[:i], RELU, 0.0)
     buf = np.empty(_stream.BLOCK, out.dtype)
