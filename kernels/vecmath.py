@@ -116,26 +116,32 @@ def _lower_fmuladd(context, builder, sig, args):
     return builder.call(fn, args)
 
 
-def _pow2(x):
-    """2.0 ** x as float32 for int32 x in [-126, 127], built from its bits."""
-    return np.int32((x + _i(127)) << _i(23)).view(np.float32)
+# (t's bits) >> 1 is n >> 1 plus half of _MAGIC_BITS (even), so 2^(n >> 1)
+# and 2^(n - (n >> 1)) come from t's bits with one shift, one add or
+# subtract and one shift each, with no intermediate n
+_HALF_BIAS = _i(127) - (_MAGIC_BITS >> _i(1))
 
 
 def exp32(x):
     """exp(x) for float32 x."""
-    xc = x if x > _EXP_MIN else _EXP_MIN
-    xc = xc if xc < _EXP_MAX else _EXP_MAX
+    # clamps written so that x86's max/min instructions implement them and
+    # a nan passes through (max(lo, x) returns x when either is nan): the
+    # arithmetic below then carries the nan to the result, with no select
+    xc = _EXP_MIN if _EXP_MIN > x else x
+    xc = _EXP_MAX if _EXP_MAX < xc else xc
     t = fmuladd(xc, _LOG2E, _MAGIC)
-    n = np.float32(t).view(np.int32) - _MAGIC_BITS   # round(x log2 e)
+    tb = np.float32(t).view(np.int32)                # _MAGIC_BITS + round(x log2 e)
     nf = t - _MAGIC
     r = fmuladd(nf, -_LN2_LO, fmuladd(nf, -_LN2_HI, xc))
     p = fmuladd(fmuladd(fmuladd(fmuladd(fmuladd(_E0, r, _E1), r, _E2), r, _E3), r, _E4), r, _E5)
     p = fmuladd(p, r * r, r) + _ONE
-    # 2^n as two normal factors, so results near overflow become inf and
-    # results below 2^-126 round once into subnormals
-    n1 = n >> _i(1)
-    y = (p * _pow2(n1)) * _pow2(n - n1)
-    return x if x != x else y
+    # 2^n as two normal factors, 2^(n >> 1) and 2^(n - (n >> 1)), so results
+    # near overflow become inf and results below 2^-126 round once into
+    # subnormals
+    h = tb >> _i(1)
+    s1 = np.int32((h + _HALF_BIAS) << _i(23)).view(np.float32)
+    s2 = np.int32((tb - h + _HALF_BIAS) << _i(23)).view(np.float32)
+    return (p * s1) * s2
 
 
 def _log32(x):
@@ -274,7 +280,7 @@ def _math_tanh(x):
     return math.tanh(x)
 
 
-for _fn in (_pow2, _log32, exp32, log32, log1p32, tanh32):
+for _fn in (_log32, exp32, log32, log1p32, tanh32):
     _jit_too(_fn)
 _register(exp, exp32, _math_exp)
 _register(log, log32, _math_log)
