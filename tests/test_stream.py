@@ -2,6 +2,11 @@
 bits as the usual loop's, for every alignment of the output and every size
 around the buffer's block, nothing outside the output is written, and a
 kernel whose output reaches STREAM_MIN_BYTES still gives the same bits."""
+import os
+import platform
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -87,33 +92,31 @@ def _check_large_output_streams():
 _SMALL_THRESHOLD = 4 * 1024 ** 2
 
 
+def _python(code, threshold):
+    """Run ``code`` in a fresh interpreter with FASTNN_STREAM_MIN_BYTES set
+    (read once, at import: the kernels' compile-time constant)."""
+    env = dict(os.environ, FASTNN_STREAM_MIN_BYTES=threshold)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+
+
 def test_large_outputs_stream_and_keep_their_bits():
     """As _check_large_output_streams says. Where half the last-level cache
     is too large an output for a test (a machine that reports 480 MB), the
     check runs in a fresh process with a 4 MiB threshold instead of being
-    skipped: the threshold is a compile-time constant of the kernels."""
+    skipped."""
     if _stream.STREAM_MIN_BYTES <= 64 * 1024 ** 2:
         _check_large_output_streams()
         return
-    import os
-    import platform
-    import subprocess
-    import sys
     if platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("streaming stores are x86-only; nothing streams on this machine")
-    env = dict(os.environ, FASTNN_STREAM_MIN_BYTES=str(_SMALL_THRESHOLD))
     code = ("import sys; sys.path.insert(0, %r); import test_stream as t; "
             "assert t._stream.STREAM_MIN_BYTES == %d; t._check_large_output_streams(); print('ok')"
             % (os.path.dirname(os.path.abspath(__file__)), _SMALL_THRESHOLD))
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    r = _python(code, str(_SMALL_THRESHOLD))
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-2000:]
 
 
 def test_a_bad_threshold_in_the_environment_is_a_clear_error():
-    import os
-    import subprocess
-    import sys
-    env = dict(os.environ, FASTNN_STREAM_MIN_BYTES="16MB")
-    r = subprocess.run([sys.executable, "-c", "import fastnn.kernels.cpu"], env=env, capture_output=True, text=True)
+    r = _python("import fastnn.kernels.cpu", "16MB")
     assert r.returncode != 0
     assert "FASTNN_STREAM_MIN_BYTES must be a whole number of bytes, got '16MB'" in r.stderr
