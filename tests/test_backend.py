@@ -128,6 +128,47 @@ def test_disk_cache_key_changes_with_any_kernel_source(tmp_path, monkeypatch):
     assert _jit._Cache(activation_forward.py_func)._index_key(("sig",), codegen) != key
 
 
+_CALLERS_OF_A_PARALLEL_KERNEL = """
+from fastnn.kernels.cpu._jit import kernel, prange
+
+
+@kernel(parallel=True)
+def _fill(out, v):
+    for i in prange(out.size):
+        out[i] = v
+
+
+@kernel
+def first(out):
+    _fill(out, 1.0)
+
+
+@kernel
+def second(out):
+    _fill(out, 2.0)
+"""
+
+
+def test_a_kernel_cached_over_a_cached_parallel_callee_loads_in_a_fresh_process(tmp_path):
+    # numba#8578: process 1 caches _fill; process 2 loads it from the cache
+    # and compiles second, whose entry then lacked the hook that starts the
+    # thread pool; process 3 loaded that entry first and called a null
+    # pointer (segfault). How batchnorm_forward_eval crashed after a process
+    # that only trained had cached _normalize.
+    (tmp_path / "callers.py").write_text(_CALLERS_OF_A_PARALLEL_KERNEL)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), FASTNN_NUMBA_CACHE="1",
+               PYTHONPATH=os.pathsep.join([str(tmp_path)] + sys.path))
+    code = ("import sys, numpy as np, callers\n"
+            "a = np.zeros(1000)\n"
+            "getattr(callers, sys.argv[1])(a)\n"
+            "print(a.min(), a.max())\n")
+    for step, (name, value) in enumerate([("first", 1.0), ("second", 2.0), ("second", 2.0)]):
+        run = subprocess.run([sys.executable, "-c", code, name], env=env, capture_output=True, text=True)
+        assert run.returncode == 0, f"process {step + 1} ({name}) exited {run.returncode}: {run.stderr[-2000:]}"
+        assert run.stdout.split() == [str(value)] * 2
+    assert list((tmp_path / "cache").rglob("callers.second*.nbc")), "second was not cached: nothing was tested"
+
+
 def test_serial_twin_is_a_separate_cached_kernel():
     from fastnn.kernels.cpu import _blas, _jit, dense
     twin = _jit.serial(dense.dense_forward)

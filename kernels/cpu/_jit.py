@@ -70,6 +70,7 @@ from numba.core import types as nbtypes
 from numba.core.caching import FunctionCache
 from numba.core.dispatcher import Dispatcher
 from numba.core.registry import CPUDispatcher
+from numba.np.ufunc.parallel import _launch_threads
 
 CACHE = os.environ.get("FASTNN_NUMBA_CACHE", "1") not in ("0", "false", "False", "")
 
@@ -144,6 +145,25 @@ class _Cache(FunctionCache):
 
     def _index_key(self, sig, codegen):
         return super()._index_key(sig, codegen) + self._options + (source_digest(),)
+
+    def load_overload(self, sig, target_context):
+        # numba (0.68; numba#8578, #9938) runs a cached entry's reload_init,
+        # which starts the threading layer, but does not put it back on the
+        # loaded library. A kernel compiled later in the same process that
+        # calls this one links that library and inherits nothing, so its own
+        # entry is saved without the hook, and a fresh process that loads that
+        # entry first calls a null thread-pool entry point: process 1 trains
+        # (compiles _normalize), process 2 compiles batchnorm_forward_eval
+        # with _normalize from the cache, process 3 runs the eval: segfault.
+        # So: the hook goes back on the library, and a kernel with prange
+        # loads at any depth starts the threading layer itself whatever its
+        # entry says (idempotent; numba does the same when it compiles one).
+        cres = super().load_overload(sig, target_context)
+        if cres is not None:
+            cres.library._reload_init.update(cres.reload_init)
+            if _threads(self._py_func):
+                _launch_threads()
+        return cres
 
 
 class _Kernel(CPUDispatcher):
