@@ -111,3 +111,77 @@ def test_train_step_vs_torch_interleaved(benchmark, net):
     interleaved(benchmark, f"interleaved|train_step|{net}|b{BATCH}|float32", lambda: step(xb, yb), torch_step,
                 "torch-eager", backend="compiled")
     assert np.isfinite(step(xb, yb)) and np.isfinite(torch_step())
+
+
+FIT_STEPS = 200      # batches per epoch in the fit-overhead benchmark
+
+
+def test_fit_overhead(benchmark):
+    """What ``fit`` adds per step around the compiled step (target: under
+    20 us), on the course's ``[2, 20, 7, 5, 1]`` at batch 64.
+
+    Each round times one epoch of ``fit`` (``FIT_STEPS`` batches, shuffled,
+    with its per-epoch accuracy evaluation), then the bare compiled calls of
+    the same steps (``CompiledStep.call_args``, the kernel called from
+    Python with its arguments prepared beforehand) plus one ``_evaluate``
+    of the same data; the overhead per step is the median over rounds of
+    (fit - bare) / FIT_STEPS. What it counts: the batch slicing, the
+    step's bookkeeping in Python, the per-step checks of the cost, the
+    gradient norms, the epoch's shuffle and History, and building the
+    CompiledStep once per ``fit`` call; numba's dispatch of the kernel
+    counts as the kernel's. Stored as ``extra_info["fit_overhead"]``.
+    """
+    import time
+
+    layers, loss, n_in, n_out = NETS["2-20-7-5-1"]()
+    model = fastnn.Sequential(layers, loss=loss, dtype=np.float32, seed=0)
+    opt = fastnn.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((FIT_STEPS * BATCH, n_in)).astype(np.float32)
+    y = (X[:, :1] * X[:, 1:] > 0).astype(np.int64)          # a learnable XOR-like target
+    x, yy = model._x(X), model._y(y, X.shape[0])
+    batches = [(x[i:i + BATCH], yy[i:i + BATCH]) for i in range(0, x.shape[0], BATCH)]
+
+    # the bare side does the same work as fit: with the same start and no
+    # shuffle, the two end on the same parameters, bit for bit
+    twin = fastnn.Sequential(NETS["2-20-7-5-1"]()[0], loss=loss, dtype=np.float32, seed=0)
+    twin_opt = fastnn.Adam(twin.parameters(), lr=1e-3)
+    twin.fit(X, y, twin_opt, epochs=1, batch_size=BATCH, shuffle=False, verbose=False)
+    same = fastnn.Sequential(NETS["2-20-7-5-1"]()[0], loss=loss, dtype=np.float32, seed=0)
+    step = CompiledStep(same, fastnn.Adam(same.parameters(), lr=1e-3), BATCH)
+    for xb, yb in batches:
+        kernel, args = step.call_args(xb, yb)
+        kernel(*args)
+    np.testing.assert_array_equal(same.parameters().data, twin.parameters().data)
+
+    step = CompiledStep(model, opt, BATCH)
+    calls = [step.call_args(xb, yb) for xb, yb in batches]   # prepared once: not timed
+
+    def fit():
+        model.fit(X, y, opt, epochs=1, batch_size=BATCH, verbose=False)
+
+    def bare():
+        for kernel, args in calls:
+            kernel(*args)
+        model._evaluate(x, yy)
+
+    fit()
+    bare()
+    rounds = 1 if benchmark.disabled else 60
+    per_step, fit_s, bare_s = [], [], []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fit()
+        t1 = time.perf_counter()
+        bare()
+        t2 = time.perf_counter()
+        fit_s.append(t1 - t0)
+        bare_s.append(t2 - t1)
+        per_step.append(((t1 - t0) - (t2 - t1)) / FIT_STEPS)
+    overhead = float(np.median(per_step))
+    benchmark.group = "fit_overhead|2-20-7-5-1|b64|float32"
+    benchmark.extra_info.update(backend="cpu", fit_overhead={
+        "us_per_step": overhead * 1e6, "steps": FIT_STEPS, "rounds": rounds,
+        "fit_ms": float(np.median(fit_s)) * 1e3, "bare_ms": float(np.median(bare_s)) * 1e3})
+    benchmark.pedantic(fit, rounds=1, iterations=1)
+    assert np.isfinite(model.parameters().data).all()

@@ -11,7 +11,8 @@ is not installed with the package), then writes, into ``--out``:
   (dense vs its GEMMs, fused Adam vs torch's) and every memory-bound
   kernel's bandwidth timed against the in-place axpy reference, which are
   the ones the targets are judged by; then the JIT costs
-  (``bench/bench_jit.py``);
+  (``bench/bench_jit.py``) and ``fit``'s overhead per step
+  (``bench/bench_step.py::test_fit_overhead``);
 - ``bench.png``: cpu speedup over ref and % of bandwidth (the alternated
   figure where there is one), per group (with matplotlib);
 - ``bench.json``: pytest-benchmark's raw results.
@@ -38,7 +39,8 @@ def summarize(benchmarks):
     bandwidth, ref, gemm = {}, {}, {}
     gpu_bw = None
     benchmarks = [b for b in benchmarks if "interleaved" not in b["extra_info"]   # see head_to_head
-                  and "jit" not in b["extra_info"]]                              # see jit_costs
+                  and "jit" not in b["extra_info"]                               # see jit_costs
+                  and "fit_overhead" not in b["extra_info"]]                     # see fit_overheads
     for b in benchmarks:
         info = b["extra_info"]
         if "bytes" in info and info.get("reference") in ("copy", "triad", "axpy"):
@@ -100,6 +102,14 @@ def jit_costs(benchmarks):
     return rows
 
 
+def fit_overheads(benchmarks):
+    """Rows (network, figures) of ``bench/bench_step.py::test_fit_overhead``:
+    what ``fit`` adds per step around the compiled step, in microseconds,
+    with the medians of the epoch it was taken from."""
+    return [(b["group"].split("|")[1], b["extra_info"]["fit_overhead"]) for b in benchmarks
+            if "fit_overhead" in b["extra_info"]]
+
+
 def machine():
     """A one-paragraph description of this machine and software."""
     import numba
@@ -149,7 +159,7 @@ def _pair_table(title, figures, cells):
             + ["| " + " | ".join(c) + " |" for c in cells])
 
 
-def markdown(rows, description, pairs=(), jit=()):
+def markdown(rows, description, pairs=(), jit=(), fit=()):
     lines = [f"Machine: {description}", "",
              "| group | backend | median | GB/s | % bw | vs ref | vs GEMMs | GFLOP/s |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -176,6 +186,13 @@ def markdown(rows, description, pairs=(), jit=()):
                   "| measurement | seconds | also |", "|---|---:|---|"]
         lines += [f"| {name} | {sec:.2f} | " + ", ".join(f"{names.get(k, k)} {v:.2f} s" for k, v in more.items())
                   + " |" for name, sec, more in jit]
+    if fit:
+        lines += ["", "fit's overhead per step beyond its compiled step's calls, median over rounds that time an "
+                  "epoch of fit and then the same steps' bare calls (target: under 20 us):", "",
+                  "| network | us per step | fit epoch | bare calls + evaluation | steps | rounds |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {net} | {f['us_per_step']:.1f} | {f['fit_ms']:.2f} ms | {f['bare_ms']:.2f} ms | "
+                  f"{f['steps']} | {f['rounds']} |" for net, f in fit]
     return "\n".join(lines) + "\n"
 
 
@@ -246,7 +263,7 @@ def main(argv=None):
     md = os.path.join(args.out, "bench.md")
     pairs = head_to_head(records)
     with open(md, "w") as f:
-        f.write(markdown(rows, machine(), pairs, jit_costs(records)))
+        f.write(markdown(rows, machine(), pairs, jit_costs(records), fit_overheads(records)))
     png = chart(rows, os.path.join(args.out, "bench.png"), pairs)
     print(f"wrote {md}" + (f", {png}" if png else "") + f", {raw}")
     return 0

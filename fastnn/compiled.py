@@ -161,6 +161,18 @@ class CompiledStep:
     def __call__(self, xb, yb):
         """One step on a validated batch (``xb`` in the model's dtype, ``yb``
         as ``Sequential._y`` makes it); returns the cost."""
+        step, args = self.call_args(xb, yb)
+        cost = step(*args)
+        for i, layer in self.dropouts:
+            layer.offset = int(self.offsets[i])
+        return cost
+
+    def call_args(self, xb, yb):
+        """The compiled kernel of this step and its arguments, after the
+        bookkeeping of a step (the optimizer's step count, the
+        hyperparameters); ``__call__`` is ``kernel(*args)`` then the dropout
+        layers' stream offsets. ``bench/bench_step.py`` times the bare call
+        with them to measure what ``fit`` adds around it."""
         opt, model, p = self.opt, self.model, self.model.parameters()
         if xb.shape[0] > self.max_batch:
             raise ValueError(f"batch of {xb.shape[0]} exceeds the compiled step's {self.max_batch}")
@@ -179,15 +191,12 @@ class CompiledStep:
             h[3] = getattr(opt, "eps", 0.0)
         sce = self.loss_code == 0
         step = self.k.train_step_serial if xb.shape[0] * self.macs < self.serial_below else self.k.train_step
-        cost = step(
+        return step, (
             p.data, p.grad, self.state1, self.state2, h, opt.t, self.opt_code,
             self.acts, self.dacts, self.dz, self.loss, self.probs, self.partials, self.gnorms,
             self.stats, self.running, self.seeds, self.offsets, self.used, self.thresholds, self.masks,
             self.prog, self.fprog, xb, yb if sce else self.no_labels, self.no_targets if sce else yb,
             self.loss_code, model.l2, model.l1, p.n_decay)
-        for i, layer in self.dropouts:
-            layer.offset = int(self.offsets[i])
-        return cost
 
 
 # Rows per call of compiled inference: the activations of a block stay in

@@ -168,3 +168,19 @@ def test_jit_costs_get_their_own_table_not_rows():
     assert "| main job compilation | 24.50 | whole run 29.25 s |" in md
     assert "| import fastnn | 0.13 |  |" in md
     assert "JIT cost" not in markdown(rows, "test machine")
+
+
+def test_fit_overhead_gets_its_own_table_not_a_row():
+    from fastnn.bench import fit_overheads, markdown
+    figures = {"us_per_step": 6.64, "steps": 200, "rounds": 60, "fit_ms": 8.88, "bare_ms": 7.48}
+    records = [
+        _rec("relu|1000|float32", 1e-6, backend="cpu", elements=1000, bytes=8000),
+        _rec("fit_overhead|2-20-7-5-1|b64|float32", 9e-3, backend="cpu", fit_overhead=figures),
+    ]
+    rows = summarize(records)
+    assert [r[0] for r in rows] == ["relu|1000|float32"]      # an epoch of fit is no kernel row
+    fit = fit_overheads(records)
+    assert fit == [("2-20-7-5-1", figures)]
+    md = markdown(rows, "test machine", (), (), fit)
+    assert "| 2-20-7-5-1 | 6.6 | 8.88 ms | 7.48 ms | 200 | 60 |" in md
+    assert "overhead per step" not in markdown(rows, "test machine")
