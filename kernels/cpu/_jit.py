@@ -160,7 +160,9 @@ class _Cache(FunctionCache):
         # entry says (idempotent; numba does the same when it compiles one).
         cres = super().load_overload(sig, target_context)
         if cres is not None:
-            cres.library._reload_init.update(cres.reload_init)
+            hooks = getattr(cres.library, "_reload_init", None)    # numba's private set; may go
+            if isinstance(hooks, set):
+                hooks.update(cres.reload_init)
             if _threads(self._py_func):
                 _launch_threads()
         return cres
