@@ -169,6 +169,52 @@ def test_a_kernel_cached_over_a_cached_parallel_callee_loads_in_a_fresh_process(
     assert list((tmp_path / "cache").rglob("callers.second*.nbc")), "second was not cached: nothing was tested"
 
 
+_SCALE = """
+from fastnn.kernels.cpu._jit import kernel, prange
+
+
+@kernel(parallel=True)
+def scale(out, x, s):
+    for i in prange(x.size):
+        out[i] = x[i] * s
+"""
+
+
+def test_a_cache_index_that_points_a_signature_at_another_s_code_recompiles(tmp_path):
+    # two processes saving different signatures at once can both take the
+    # same data file; the index then sends one signature to the other's
+    # code, which numba loaded and then failed every call on
+    import pickle
+    (tmp_path / "scaling.py").write_text(_SCALE)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), FASTNN_NUMBA_CACHE="1",
+               PYTHONPATH=os.pathsep.join([str(tmp_path)] + sys.path))
+    code = ("import sys, numpy as np, scaling\n"
+            "x = np.arange(5, dtype=sys.argv[1]); out = np.zeros_like(x)\n"
+            "scaling.scale(out, x, x.dtype.type(2))\n"
+            "print(out.dtype, out.tolist())\n")
+
+    def run(dtype):
+        r = subprocess.run([sys.executable, "-c", code, dtype], env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert r.stdout.split(None, 1) == [dtype, "[0.0, 2.0, 4.0, 6.0, 8.0]\n"]
+
+    run("float32")
+    run("float64")
+    (index,) = (tmp_path / "cache").rglob("scaling.scale-*.nbi")
+    with open(index, "rb") as f:           # numba's own index: a version, then (stamp, {key: data file})
+        version = pickle.load(f)
+        stamp, files = pickle.loads(f.read())
+    assert len(files) == 2
+    a, b = files
+    files[a], files[b] = files[b], files[a]
+    with open(index, "wb") as f:
+        pickle.dump(version, f, protocol=-1)
+        f.write(pickle.dumps((stamp, files), protocol=-1))
+    for _ in range(2):                     # recompiled once, then loaded from the rewritten entries
+        run("float32")
+        run("float64")
+
+
 def test_serial_twin_is_a_separate_cached_kernel():
     from fastnn.kernels.cpu import _blas, _jit, dense
     twin = _jit.serial(dense.dense_forward)

@@ -66,7 +66,7 @@ import platform
 import types
 
 from numba import config, njit, prange  # noqa: F401  (prange re-exported for kernels)
-from numba.core import types as nbtypes
+from numba.core import sigutils, types as nbtypes
 from numba.core.caching import FunctionCache
 from numba.core.dispatcher import Dispatcher
 from numba.core.registry import CPUDispatcher
@@ -159,6 +159,13 @@ class _Cache(FunctionCache):
         # loads at any depth starts the threading layer itself whatever its
         # entry says (idempotent; numba does the same when it compiles one).
         cres = super().load_overload(sig, target_context)
+        if cres is not None and tuple(cres.signature.args) != tuple(sigutils.normalize_signature(sig)[0]):
+            # Two processes that save different signatures of one kernel at
+            # the same moment can both give theirs the same data file, and
+            # the index then points one signature at the other's code; numba
+            # would load it and fail every call ("can't unbox array") until
+            # the cache is deleted. Compiling instead rewrites the entry.
+            return None
         if cres is not None:
             hooks = getattr(cres.library, "_reload_init", None)    # numba's private set; may go
             if isinstance(hooks, set):
