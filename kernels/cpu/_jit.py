@@ -12,7 +12,10 @@
   install) the step in ``step.py`` would load with the old callees inside,
   out of step with the Python that sizes its workspaces, which is how a
   stale cache can crash a process. ``_Cache`` therefore also keys on a
-  digest of every source file of the kernels package.
+  digest of every source file of the kernels package. Its ``load_overload``
+  works around two more of numba's cache faults: entries saved without the
+  hook that starts the thread pool (numba#8578: a segfault), and an index
+  that points a signature at another's code (a save race).
 - ``error_model="numpy"``: division by zero gives inf/nan as in NumPy instead
   of raising (and lets loops vectorise).
 - no blanket ``fastmath``; in particular never the ``nnan``/``ninf`` flags,
@@ -147,31 +150,33 @@ class _Cache(FunctionCache):
         return super()._index_key(sig, codegen) + self._options + (source_digest(),)
 
     def load_overload(self, sig, target_context):
-        # numba (0.68; numba#8578, #9938) runs a cached entry's reload_init,
-        # which starts the threading layer, but does not put it back on the
-        # loaded library. A kernel compiled later in the same process that
-        # calls this one links that library and inherits nothing, so its own
-        # entry is saved without the hook, and a fresh process that loads that
-        # entry first calls a null thread-pool entry point: process 1 trains
-        # (compiles _normalize), process 2 compiles batchnorm_forward_eval
-        # with _normalize from the cache, process 3 runs the eval: segfault.
-        # So: the hook goes back on the library, and a kernel with prange
-        # loads at any depth starts the threading layer itself whatever its
-        # entry says (idempotent; numba does the same when it compiles one).
+        """numba's load, guarded against two ways a cache entry goes wrong."""
         cres = super().load_overload(sig, target_context)
-        if cres is not None and tuple(cres.signature.args) != tuple(sigutils.normalize_signature(sig)[0]):
+        if cres is None:
+            return None
+        if tuple(cres.signature.args) != tuple(sigutils.normalize_signature(sig)[0]):
             # Two processes that save different signatures of one kernel at
             # the same moment can both give theirs the same data file, and
             # the index then points one signature at the other's code; numba
             # would load it and fail every call ("can't unbox array") until
             # the cache is deleted. Compiling instead rewrites the entry.
             return None
-        if cres is not None:
-            hooks = getattr(cres.library, "_reload_init", None)    # numba's private set; may go
-            if isinstance(hooks, set):
-                hooks.update(cres.reload_init)
-            if _threads(self._py_func):
-                _launch_threads()
+        # numba (0.68; numba#8578, #9938) runs a loaded entry's reload_init,
+        # which starts the threading layer, but does not put it back on the
+        # loaded library. A kernel compiled later in the same process that
+        # calls this one links that library and inherits nothing, so its own
+        # entry is saved without the hook, and a fresh process that loads
+        # that entry first calls a null thread-pool entry point: process 1
+        # trains (compiles _normalize), process 2 compiles
+        # batchnorm_forward_eval with _normalize from the cache, process 3
+        # runs the eval: segfault. So the hook goes back on the library, and
+        # a kernel with prange loops at any depth starts the threading layer
+        # itself whatever its entry says (idempotent, as when numba compiles).
+        hooks = getattr(cres.library, "_reload_init", None)    # numba's private set; may go
+        if isinstance(hooks, set):
+            hooks.update(cres.reload_init)
+        if _threads(self._py_func):
+            _launch_threads()
         return cres
 
 
