@@ -128,6 +128,16 @@ def test_disk_cache_key_changes_with_any_kernel_source(tmp_path, monkeypatch):
     assert _jit._Cache(activation_forward.py_func)._index_key(("sig",), codegen) != key
 
 
+def _fresh_processes(tmp_path, name, source, code):
+    """Write module ``name`` (``source``) into tmp_path; return a function that
+    runs ``code`` with the given arguments in a fresh Python process that can
+    import it, all such processes sharing one disk cache under tmp_path."""
+    (tmp_path / f"{name}.py").write_text(source)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), FASTNN_NUMBA_CACHE="1",
+               PYTHONPATH=os.pathsep.join([str(tmp_path)] + sys.path))
+    return lambda *args: subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
+
+
 _CALLERS_OF_A_PARALLEL_KERNEL = """
 from fastnn.kernels.cpu._jit import kernel, prange
 
@@ -155,15 +165,13 @@ def test_a_kernel_cached_over_a_cached_parallel_callee_loads_in_a_fresh_process(
     # thread pool; process 3 loaded that entry first and called a null
     # pointer (segfault). How batchnorm_forward_eval crashed after a process
     # that only trained had cached _normalize.
-    (tmp_path / "callers.py").write_text(_CALLERS_OF_A_PARALLEL_KERNEL)
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), FASTNN_NUMBA_CACHE="1",
-               PYTHONPATH=os.pathsep.join([str(tmp_path)] + sys.path))
-    code = ("import sys, numpy as np, callers\n"
-            "a = np.zeros(1000)\n"
-            "getattr(callers, sys.argv[1])(a)\n"
-            "print(a.min(), a.max())\n")
+    process = _fresh_processes(tmp_path, "callers", _CALLERS_OF_A_PARALLEL_KERNEL,
+                               "import sys, numpy as np, callers\n"
+                               "a = np.zeros(1000)\n"
+                               "getattr(callers, sys.argv[1])(a)\n"
+                               "print(a.min(), a.max())\n")
     for step, (name, value) in enumerate([("first", 1.0), ("second", 2.0), ("second", 2.0)]):
-        run = subprocess.run([sys.executable, "-c", code, name], env=env, capture_output=True, text=True)
+        run = process(name)
         assert run.returncode == 0, f"process {step + 1} ({name}) exited {run.returncode}: {run.stderr[-2000:]}"
         assert run.stdout.split() == [str(value)] * 2
     assert list((tmp_path / "cache").rglob("callers.second*.nbc")), "second was not cached: nothing was tested"
@@ -185,16 +193,14 @@ def test_a_cache_index_that_points_a_signature_at_another_s_code_recompiles(tmp_
     # same data file; the index then sends one signature to the other's
     # code, which numba loaded and then failed every call on
     import pickle
-    (tmp_path / "scaling.py").write_text(_SCALE)
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), FASTNN_NUMBA_CACHE="1",
-               PYTHONPATH=os.pathsep.join([str(tmp_path)] + sys.path))
-    code = ("import sys, numpy as np, scaling\n"
-            "x = np.arange(5, dtype=sys.argv[1]); out = np.zeros_like(x)\n"
-            "scaling.scale(out, x, x.dtype.type(2))\n"
-            "print(out.dtype, out.tolist())\n")
+    process = _fresh_processes(tmp_path, "scaling", _SCALE,
+                               "import sys, numpy as np, scaling\n"
+                               "x = np.arange(5, dtype=sys.argv[1]); out = np.zeros_like(x)\n"
+                               "scaling.scale(out, x, x.dtype.type(2))\n"
+                               "print(out.dtype, out.tolist())\n")
 
     def run(dtype):
-        r = subprocess.run([sys.executable, "-c", code, dtype], env=env, capture_output=True, text=True)
+        r = process(dtype)
         assert r.returncode == 0, r.stderr[-2000:]
         assert r.stdout.split(None, 1) == [dtype, "[0.0, 2.0, 4.0, 6.0, 8.0]\n"]
 
