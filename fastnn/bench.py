@@ -120,7 +120,10 @@ def machine():
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} logical cores; {platform.system()} {platform.release()}; "
+    from .kernels.cpu._jit import last_level_cache_bytes
+    llc = last_level_cache_bytes()
+    cache = f", last-level cache {llc / 2 ** 20:g} MiB" if llc else ""
+    return (f"{cpu}, {os.cpu_count()} logical cores{cache}; {platform.system()} {platform.release()}; "
             f"Python {platform.python_version()}, NumPy {numpy.__version__}, numba {numba.__version__} "
             f"({numba.config.NUMBA_NUM_THREADS} threads){gpu()}; {datetime.date.today().isoformat()}")
 

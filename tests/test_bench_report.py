@@ -184,3 +184,14 @@ def test_fit_overhead_gets_its_own_table_not_a_row():
     md = markdown(rows, "test machine", (), (), fit)
     assert "| 2-20-7-5-1 | 6.6 | 8.88 ms | 7.48 ms | 200 | 60 |" in md
     assert "overhead per step" not in markdown(rows, "test machine")
+
+
+def test_machine_names_the_last_level_cache_when_sysfs_lists_one(monkeypatch):
+    # 10M-element figures depend on how much of the arrays the cache holds,
+    # so the report's description says how large it is (and nothing if unknown)
+    import fastnn.kernels.cpu._jit as jit
+    from fastnn.bench import machine
+    monkeypatch.setattr(jit, "last_level_cache_bytes", lambda: 260 * 2 ** 20)
+    assert "last-level cache 260 MiB;" in machine()
+    monkeypatch.setattr(jit, "last_level_cache_bytes", lambda: 0)
+    assert "last-level cache" not in machine()
