@@ -91,6 +91,48 @@ def test_float32_loop_vectorises(name):
     assert re.search(r"\bv?(mul|fmadd\d*|fmsub\d*|fnmadd\d*)ps\b", asm), f"{name}: no packed float32 arithmetic"
 
 
+WIDE = '"prefer-vector-width"="512"'
+
+
+def _exp_wide(out, x):
+    vecmath.wide_vectors()
+    for i in range(x.size):
+        out[i] = vecmath.exp(x[i])
+
+
+def test_wide_vectors_compiles_its_function_512_bits_wide():
+    """``wide_vectors()`` sets the LLVM attribute on the function it is
+    compiled into, and on an AVX-512 host that function's loop then runs
+    in zmm registers; the same loop without it keeps LLVM's choice. The
+    results are the same bits."""
+    wide = njit(error_model="numpy")(_exp_wide)
+    plain = COMPILED["exp"]
+    x = _inputs("exp", np.float32)[:4099]
+    out, ref = np.empty_like(x), np.empty_like(x)
+    wide(out, x)
+    plain(ref, x)
+    assert WIDE in wide.inspect_llvm(wide.signatures[0])
+    assert WIDE not in plain.inspect_llvm(plain.signatures[0])
+    if llvm.get_host_cpu_features().get("avx512f", False):
+        assert re.search(r"\bzmm\d+\b", wide.inspect_asm(wide.signatures[0])), "no 512-bit vectors"
+    np.testing.assert_array_equal(out.view(np.int32), ref.view(np.int32))
+
+
+def test_exp_bound_cpu_loops_are_marked_wide():
+    """The cpu loops bound by a polynomial call ``wide_vectors`` (compiled
+    here afresh: numba cannot show the IR of cached code)."""
+    from fastnn.kernels.cpu import activations, losses
+    x = np.linspace(-2, 2, 64, dtype=np.float32)
+    act = njit(error_model="numpy")(activations._map)
+    act(np.empty_like(x), x, 0, np.float32(0))
+    soft = njit(error_model="numpy")(losses._block_softmax.py_func)
+    soft(np.empty_like(x), x, 8, 8)
+    bce = njit(error_model="numpy", parallel=True)(losses.binary_cross_entropy.py_func)
+    bce(np.empty(8, np.float32), np.zeros((8, 8), np.float32), x.reshape(8, 8), np.ones((8, 8), np.float32))
+    for fn in (act, soft, bce):
+        assert WIDE in fn.inspect_llvm(fn.signatures[0]), fn
+
+
 @pytest.mark.parametrize("name", FUNCS)
 def test_vector_body_and_remainder_agree_bitwise(name):
     """An element gets the same bits in a loop's vectorised body and in its

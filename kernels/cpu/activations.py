@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import scalar
 from ..codes import RELU
+from ..vecmath import wide_vectors
 from . import _stream
 from ._jit import kernel, prange
 
@@ -21,7 +22,9 @@ _PARTS = 16
 
 
 def _map(out, x, act_code, alpha):
-    # out = f(x) over 1-D arrays that do not overlap
+    # out = f(x) over 1-D arrays that do not overlap; sigmoid and tanh are
+    # bound by their exp, hence 512-bit vectors where the CPU has them
+    wide_vectors()
     for i in range(out.size):
         out[i] = act(x[i], act_code, alpha)
 
@@ -61,7 +64,8 @@ def _relu_streamed(out, x):
 @kernel
 def _forward_in_place(z, act_code, alpha):
     # z = f(z): one array read and written at the same index, which LLVM
-    # vectorises with no overlap check
+    # vectorises with no overlap check (512-bit vectors: as in _map)
+    wide_vectors()
     for i in range(z.size):
         z[i] = act(z[i], act_code, alpha)
 

@@ -14,7 +14,7 @@ statistic (max, 1/sum) spread into a per-element buffer by a cheap row loop.
 import numpy as np
 
 from .. import scalar
-from ..vecmath import exp, log
+from ..vecmath import exp, log, wide_vectors
 from ._jit import kernel, prange
 
 _bce_element = kernel(scalar.bce_element, inline=True)   # one body with cuda
@@ -38,6 +38,7 @@ def _block_softmax(p, z, k, rows):
     rowmax = np.empty(rows, z.dtype)
     rowsum = np.empty(rows, z.dtype)
     spread = np.empty(rows * k, z.dtype)
+    wide_vectors()   # the exp loop below is bound by arithmetic (vecmath)
     # The row loops index slices of one row from 0: an index numba knows is
     # non-negative needs no wraparound fix-up, which z[r * k + j] paid on
     # every load and store (four instructions each; 1.1x the kernel's time)
@@ -125,6 +126,7 @@ def binary_cross_entropy(loss, dlogits, logits, y):
         i0 = blk * rpb
         rows = min(rpb, batch - i0)
         terms = np.empty(rows * k, logits.dtype)
+        wide_vectors()   # an exp and a log1p per element (vecmath)
         # slices, so the loop indexes from 0 and LLVM can vectorise it
         zb = z[i0 * k:(i0 + rows) * k]
         yb = yf[i0 * k:(i0 + rows) * k]
