@@ -125,11 +125,13 @@ def test_exp_bound_cpu_loops_are_marked_wide():
     x = np.linspace(-2, 2, 64, dtype=np.float32)
     act = njit(error_model="numpy")(activations._map)
     act(np.empty_like(x), x, 0, np.float32(0))
+    in_place = njit(error_model="numpy")(activations._forward_in_place.py_func)
+    in_place(x.copy(), 0, np.float32(0))
     soft = njit(error_model="numpy")(losses._block_softmax.py_func)
     soft(np.empty_like(x), x, 8, 8)
     bce = njit(error_model="numpy", parallel=True)(losses.binary_cross_entropy.py_func)
     bce(np.empty(8, np.float32), np.zeros((8, 8), np.float32), x.reshape(8, 8), np.ones((8, 8), np.float32))
-    for fn in (act, soft, bce):
+    for fn in (act, in_place, soft, bce):
         assert WIDE in fn.inspect_llvm(fn.signatures[0]), fn
 
 
