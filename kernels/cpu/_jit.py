@@ -15,7 +15,10 @@
   digest of every source file of the kernels package. Its ``load_overload``
   works around two more of numba's cache faults: entries saved without the
   hook that starts the thread pool (numba#8578: a segfault), and an index
-  that points a signature at another's code (a save race).
+  that points a signature at another's code (a save race). Where the
+  user's cache has no entry, ``_Cache`` loads the one shipped with the
+  package (``_shipped``), if it is exactly right for this host and
+  source, before compiling.
 - ``error_model="numpy"``: division by zero gives inf/nan as in NumPy instead
   of raising (and lets loops vectorise).
 - no blanket ``fastmath``; in particular never the ``nnan``/``ninf`` flags,
@@ -59,8 +62,8 @@
 - ``STREAM_MIN_BYTES``: outputs at least this large are written with
   streaming stores (``_stream``); half the last-level cache that sysfs
   lists, or ``FASTNN_STREAM_MIN_BYTES`` (0 streams every output of a kernel
-  that can, a huge value none). Part of the disk cache's key, like
-  ``FASTNN_PARALLEL``.
+  that can, a huge value none). Kernels read it at run time, so it is not
+  part of the disk cache's key.
 """
 import functools
 import hashlib
@@ -74,6 +77,8 @@ from numba.core.caching import FunctionCache
 from numba.core.dispatcher import Dispatcher
 from numba.core.registry import CPUDispatcher
 from numba.np.ufunc.parallel import _launch_threads
+
+from . import _shipped
 
 CACHE = os.environ.get("FASTNN_NUMBA_CACHE", "1") not in ("0", "false", "False", "")
 
@@ -138,7 +143,7 @@ def source_digest(root=_PACKAGE):
 
 class _Cache(FunctionCache):
     """numba's disk cache keyed also on ``FASTNN_PARALLEL``,
-    ``NUMBA_BOUNDSCHECK``, ``STREAM_MIN_BYTES`` and ``source_digest()``: a
+    ``NUMBA_BOUNDSCHECK`` and ``source_digest()``: a
     kernel's cached code includes the kernels it calls, so the key holds the
     process-wide options and the whole package's source, not only the
     kernel's own."""
@@ -146,14 +151,17 @@ class _Cache(FunctionCache):
     def __init__(self, py_func, python=True):
         super().__init__(py_func)
         self._options = ("parallel" if PARALLEL else "serial", "boundscheck" if config.BOUNDSCHECK else "",
-                         f"stream>={STREAM_MIN_BYTES}", "python" if python else "compiled-only")
+                         "python" if python else "compiled-only")
 
     def _index_key(self, sig, codegen):
         return super()._index_key(sig, codegen) + self._options + (source_digest(),)
 
     def load_overload(self, sig, target_context):
-        """numba's load, guarded against two ways a cache entry goes wrong."""
+        """numba's load, else the shipped entry, guarded against two ways a
+        cache entry goes wrong."""
         cres = super().load_overload(sig, target_context)
+        if cres is None:
+            cres = _shipped.load(self, sig, target_context)
         if cres is None:
             return None
         if tuple(cres.signature.args) != tuple(sigutils.normalize_signature(sig)[0]):

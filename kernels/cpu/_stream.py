@@ -15,9 +15,13 @@ traffic (sigmoid's exp), streaming lost too: the stores of one block no
 longer overlap the arithmetic of the next, as cached stores do.
 
 So a kernel streams its output only when the output has at least
-``STREAM_MIN_BYTES`` (``_jit``: half the last-level cache), and only where
-it is bound by memory. The threshold is a compile-time constant of the
-kernels that use it, and the disk cache's key holds it.
+``min_bytes()`` bytes, and only where it is bound by memory. The threshold
+is ``STREAM_MIN_BYTES`` (``_jit``: half the last-level cache), read at run
+time from one process-wide cell (``fastnn_stream_min_bytes``, resolved by
+name when compiled code is loaded, like numba's own helpers), never baked
+into the code: compiled kernels are then the same on every machine, which
+the shipped cache (``_precompiled``) needs, and a cached kernel follows
+the threshold of the process that loads it.
 
 The values written are the same bits either way: a kernel computes a chunk
 into a small buffer that stays in L1, with its usual loop, then ``store``
@@ -35,6 +39,9 @@ last whole line go through the usual loop:
 ``fence`` (x86 ``sfence``) ends a part: streaming stores are weakly ordered,
 and the part's results must be visible before another thread reads them.
 """
+import ctypes
+
+from llvmlite import binding as ll
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -45,6 +52,34 @@ from ._jit import STREAM_MIN_BYTES, kernel  # noqa: F401  (re-exported)
 VECTOR = 64   # bytes per streamed store: one cache line (LLVM splits it
               # into two AVX stores where there is no AVX-512)
 BLOCK = 2048  # elements per buffer: 8 KiB of float32, well inside L1
+
+# The threshold's cell, kept alive for the life of the process and named in
+# the JIT's symbol table so that compiled code, cached or not, reads it.
+_SYMBOL = "fastnn_stream_min_bytes"
+_CELL = ctypes.c_int64(STREAM_MIN_BYTES)
+ll.add_symbol(_SYMBOL, ctypes.addressof(_CELL))
+
+
+def set_min_bytes(n):
+    """Set the streaming threshold of this process (bytes; the tests use it)
+    and return the previous one."""
+    old, _CELL.value = _CELL.value, int(n)
+    return old
+
+
+@intrinsic
+def min_bytes(typingctx):
+    """The streaming threshold in bytes, read from the process's cell."""
+    sig = types.int64()
+
+    def codegen(context, builder, signature, args):
+        cell = builder.module.globals.get(_SYMBOL)
+        if cell is None:
+            cell = ir.GlobalVariable(builder.module, ir.IntType(64), name=_SYMBOL)
+            cell.linkage = "external"
+        return builder.load(cell)
+
+    return sig, codegen
 
 
 @intrinsic

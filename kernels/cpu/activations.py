@@ -83,14 +83,14 @@ def activation_forward(out, x, act_code, alpha):
     compiles once per loop and dtype, not again in this kernel and its
     serial twin (two loops inlined here cost the main job 5 s of cold
     compilation, and numba's SSA pass warned). A relu out of place into
-    at least ``_stream.STREAM_MIN_BYTES`` is written with streaming stores
+    at least ``_stream.min_bytes()`` bytes is written with streaming stores
     (``_relu_streamed``).
     """
     o = out.reshape(out.size)
     xi = x.reshape(x.size)
     n = o.size
     same = o.ctypes.data == xi.ctypes.data
-    stream = act_code == RELU and o.nbytes >= _stream.STREAM_MIN_BYTES
+    stream = act_code == RELU and o.nbytes >= _stream.min_bytes()
     parts = min(n, _PARTS)
     for p in prange(parts):
         lo = p * n // parts
