@@ -12,6 +12,7 @@ optimizer-state buffers, the batch-norm running statistics and, during
 device arrays in place) and keeps every step on the device: batch costs and
 gradient norms accumulate in small device buffers read once per epoch.
 """
+import contextlib
 import sys
 import time
 
@@ -141,16 +142,18 @@ class _Progress:
         if verbose is None:
             verbose = sys.stderr.isatty()
         self.on, self.epochs, self.bar = bool(verbose), epochs, None
-        if self.on:
-            try:
-                from tqdm.auto import tqdm
-                self.bar = tqdm(total=epochs, unit="epoch", leave=True)
-            except ImportError:
-                pass
 
     def update(self, epoch, logs):
         if not self.on:
             return
+        if epoch == 0:
+            # the bar starts at the end of the first epoch, when what compiles
+            # has compiled: a compile notice then has its line to itself
+            try:
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=self.epochs, unit="epoch", leave=True)
+            except ImportError:
+                pass
         text = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k not in ("time",) and v is not None)
         if self.bar is not None:
             self.bar.set_postfix_str(text)
@@ -513,6 +516,10 @@ class Sequential:
         rng = np.random.default_rng(seed)
         progress = _Progress(epochs, verbose)
         step = 0
+        quiet = contextlib.ExitStack()
+        if verbose is False:                              # no compile notice either
+            from .kernels.cpu._jit import quiet as no_notice
+            quiet.enter_context(no_notice())
         try:
             for epoch in range(epochs):
                 t0 = time.perf_counter()
@@ -557,6 +564,7 @@ class Sequential:
                     break
         finally:
             progress.close()
+            quiet.close()
         for cb in callbacks:
             cb.on_train_end()
         return history

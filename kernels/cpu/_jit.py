@@ -56,6 +56,12 @@
   2026-11-23). Calling such a kernel from
   Python would jump through a null entry point; its dispatcher is a
   ``_CompiledOnly``, which raises ``TypeError`` instead.
+- a compile is announced: a kernel that Python calls and that neither
+  cache has is compiled while the caller waits (seconds, for the training
+  step), so one line on stderr says what is compiled, why, that it is once
+  per machine, and when it is done, how long it took (``_Notice``).
+  ``FASTNN_VERBOSE=0`` silences it everywhere, ``quiet()`` (``fit(...,
+  verbose=False)``) within a block.
 - ``FASTNN_PARALLEL=0`` compiles ``prange`` loops as plain ``range`` loops.
   numba's ``NUMBA_BOUNDSCHECK=1`` does not check accesses inside parallel
   loops, so the bounds-checked CI run sets both.
@@ -65,10 +71,14 @@
   that can, a huge value none). Kernels read it at run time, so it is not
   part of the disk cache's key.
 """
+import contextlib
 import functools
 import hashlib
 import os
 import platform
+import sys
+import threading
+import time
 import types
 
 from numba import config, njit, prange  # noqa: F401  (prange re-exported for kernels)
@@ -163,6 +173,7 @@ class _Cache(FunctionCache):
         if cres is None:
             cres = _shipped.load(self, sig, target_context)
         if cres is None:
+            _Notice.missed(self._py_func, sig)
             return None
         if tuple(cres.signature.args) != tuple(sigutils.normalize_signature(sig)[0]):
             # Two processes that save different signatures of one kernel at
@@ -190,6 +201,52 @@ class _Cache(FunctionCache):
         return cres
 
 
+VERBOSE = os.environ.get("FASTNN_VERBOSE", "1") not in ("0", "false", "False", "")
+_local = threading.local()      # per thread: compile depth, quiet blocks, the notice being shown
+
+
+@contextlib.contextmanager
+def quiet():
+    """No compile notice from this thread inside the block."""
+    _local.quiet = getattr(_local, "quiet", 0) + 1
+    try:
+        yield
+    finally:
+        _local.quiet -= 1
+
+
+class _Notice:
+    """The one line that says a kernel is being compiled:
+    ``fastnn: compiling the training step (float32) for this machine, once
+    (<why>) ... 18.2 s``. Written when the outermost compile finds no cache
+    entry, finished when that compile returns; kernels compiled beneath it
+    are part of it. A kernel that compiled code calls but Python never
+    does would be compiled inside its caller, so this covers every compile
+    a user waits for."""
+
+    @staticmethod
+    def missed(py_func, sig):
+        if getattr(_local, "depth", 0) != 1 or getattr(_local, "notice", None) is not None:
+            return
+        if not VERBOSE or getattr(_local, "quiet", 0):
+            return
+        name = py_func.__name__.removesuffix("_serial").replace("_", " ")
+        dtypes = sorted({str(a.dtype) for a in sigutils.normalize_signature(sig)[0]
+                         if isinstance(a, nbtypes.Array) and isinstance(a.dtype, nbtypes.Float)})
+        what = f"{name} ({', '.join(dtypes)})" if dtypes else name
+        sys.stderr.write(f"fastnn: compiling {what} for this machine, once ({_shipped.why_not()}; "
+                         f"kept in numba's disk cache) ...")
+        sys.stderr.flush()
+        _local.notice = time.perf_counter()
+
+    @staticmethod
+    def done():
+        t0, _local.notice = getattr(_local, "notice", None), None
+        if t0 is not None:
+            sys.stderr.write(f" {time.perf_counter() - t0:.1f} s\n")
+            sys.stderr.flush()
+
+
 class _Kernel(CPUDispatcher):
     """numba's dispatcher, compiling for the types of the arguments and never
     for their values. A call from compiled code with a constant argument
@@ -202,6 +259,16 @@ class _Kernel(CPUDispatcher):
     def get_call_template(self, args, kws):
         return super().get_call_template(tuple(nbtypes.unliteral(a) for a in args),
                                          {k: nbtypes.unliteral(v) for k, v in kws.items()})
+
+    def compile(self, sig):
+        # the depth tells the notice which compile is the outermost
+        _local.depth = getattr(_local, "depth", 0) + 1
+        try:
+            return super().compile(sig)
+        finally:
+            _local.depth -= 1
+            if _local.depth == 0:
+                _Notice.done()
 
 
 class _CompiledOnly(_Kernel):

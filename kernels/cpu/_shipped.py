@@ -24,7 +24,7 @@ An entry is loaded only where it is exactly right:
 
 ``FASTNN_PRECOMPILED=0`` turns it off (the benchmarks compare the two).
 Maintainers rebuild the entries after any change under ``kernels/`` with
-``python -m fastnn.kernels.cpu._shipped`` (``docs/precompiled.md``); a test
+``python -m fastnn.kernels.precompile`` (``docs/precompiled.md``); a test
 fails while they are out of date.
 
 The files are numba's own index (``.nbi``) and data (``.nbc``) files, which
@@ -146,6 +146,26 @@ def load(cache, sig, target_context):
     return None
 
 
+def why_not():
+    """Why a kernel compiles instead of loading shipped code, in a few words
+    (for the compile notice)."""
+    if not ENABLED:
+        return "FASTNN_PRECOMPILED=0"
+    try:
+        with open(MANIFEST) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return "this install has no shipped kernels"
+    from ._jit import source_digest
+    if manifest.get("digest") != source_digest():
+        return "the kernels' source differs from the shipped build"
+    if (manifest.get("numba"), manifest.get("python")) != (numba.__version__, "%d.%d" % sys.version_info[:2]):
+        return f"the shipped kernels are for numba {manifest.get('numba')} and Python {manifest.get('python')}"
+    if not _levels():
+        return "the shipped kernels need an x86-64 processor with AVX2"
+    return "no shipped kernel for these argument types"
+
+
 def current():
     """Whether the shipped entries match this source, numba and Python
     (a message saying what differs, or None when they do)."""
@@ -240,6 +260,3 @@ def build(levels=tuple(LEVELS)):
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest
 
-
-if __name__ == "__main__":
-    print(json.dumps(build(), indent=1))
