@@ -58,6 +58,15 @@ LEVELS = {
                   "cx16", "popcnt", "sse4.1", "sse4.2", "ssse3", "sahf"),
 }
 
+# LLVM features each level is compiled with on top of its own. LLVM tunes
+# x86-64-v4 like Skylake-SP, preferring 256-bit vectors; compiled for the
+# host, Zen 4 and Zen 5 use 512-bit ones, and v4 as tuned was up to 1.7x
+# slower there in the loops bound by arithmetic (Adam and RMSprop at 1M;
+# bench/NOTES.md). With 512-bit vectors preferred, v4 matched the native
+# code on the AMD machine, and on the Xeon the same choice for the whole
+# process had been measured faster, not slower (NOTES, "512-bit vectors").
+TUNING = {"x86-64-v4": "-prefer-256-bit", "x86-64-v3": ""}
+
 
 def usable_levels(features=None, machine=None):
     """The levels in ``LEVELS`` that a host with ``features`` (a mapping of
@@ -78,10 +87,11 @@ def usable_levels(features=None, machine=None):
 
 class _Magic:
     """Stands in for a codegen in numba's cache key: the target triple, the
-    level as CPU name, and no extra features (the level implies them)."""
+    level as CPU name, and its ``TUNING`` as features (the level implies
+    the rest)."""
 
     def __init__(self, triple, level):
-        self._magic = (triple, level, "")
+        self._magic = (triple, level, TUNING[level])
 
     def magic_tuple(self):
         return self._magic
@@ -220,7 +230,7 @@ def _workload():
 
 
 def _build_level(level, cache_dir):
-    env = dict(os.environ, NUMBA_CPU_NAME=level, NUMBA_CPU_FEATURES="", NUMBA_CACHE_DIR=cache_dir,
+    env = dict(os.environ, NUMBA_CPU_NAME=level, NUMBA_CPU_FEATURES=TUNING[level], NUMBA_CACHE_DIR=cache_dir,
                FASTNN_PRECOMPILED="0")
     for k in ("FASTNN_PARALLEL", "NUMBA_BOUNDSCHECK", "FASTNN_NUMBA_CACHE"):
         env.pop(k, None)
