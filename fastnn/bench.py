@@ -98,7 +98,8 @@ def jit_costs(benchmarks):
     for b in benchmarks:
         jit = b["extra_info"].get("jit")
         for row in (jit if isinstance(jit, list) else [jit] if jit else []):
-            rows.append((row["name"], row["seconds"], {k: v for k, v in row.items() if k not in ("name", "seconds")}))
+            rows.append((row["name"], row["seconds"], {k: v for k, v in row.items()
+                                                       if k not in ("name", "seconds") and isinstance(v, (int, float))}))
     return rows
 
 
