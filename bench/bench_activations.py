@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fastnn.cases import CASES
+from fastnn.testing.cases import CASES
 
 from .conftest import BACKENDS, bench_params, run_case
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fastnn.cases import CASES, copy_args
+from fastnn.testing.cases import CASES, copy_args
 
 from .conftest import BACKENDS, bench_params, run_case
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn.cases import CASES
+from fastnn.testing.cases import CASES
 
 SIM = False
 if "cuda" in fastnn.available_backends():

@@ -4,7 +4,7 @@ and triad bandwidth of this machine measured in the same run."""
 import numpy as np
 import pytest
 
-from fastnn.cases import CASES, copy_args
+from fastnn.testing.cases import CASES, copy_args
 
 from . import _reference
 from .conftest import BACKENDS, bench_params, interleaved, run_case

@@ -14,14 +14,14 @@ The reference is the in-place axpy ``a += s*b`` over as many float32
 elements as the kernel has (3 arrays counted): it moves no traffic that
 STREAM's count leaves out, and it is the fastest of copy, triad and axpy at
 1M and 10M elements in every full run so far (``bench/results/bench.md``).
-A kernel's bytes are the ones its op must move (``fastnn.cases``), not what
+A kernel's bytes are the ones its op must move (``fastnn.testing.cases``), not what
 it actually moves: a second read of x, or a write-allocate of a fresh output,
 counts against it.
 """
 import numpy as np
 import pytest
 
-from fastnn.cases import CASES, copy_args
+from fastnn.testing.cases import CASES, copy_args
 
 from . import _reference
 from .conftest import interleaved

@@ -4,8 +4,8 @@ import numba
 import numpy as np
 import pytest
 
-from fastnn.cases import CASES, copy_args
 from fastnn.kernels import cpu
+from fastnn.testing.cases import CASES, copy_args
 
 SCALING = [("adam_update", (10_000_000,)), ("activation_forward[relu]", (4000, 2500)),
            ("dropout_forward", (4000, 2500)), ("batchnorm_forward_train", (4000, 2500))]

@@ -1,4 +1,4 @@
-"""Shared benchmark harness over fastnn.cases.
+"""Shared benchmark harness over fastnn.testing.cases.
 
 ``pytest bench --benchmark-enable`` times every case; in the normal test run
 (``--benchmark-disable`` in pyproject) each benchmark runs once as a smoke
@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from fastnn.cases import copy_args
+from fastnn.testing.cases import copy_args
 
 BACKENDS = ["ref", "cpu"]
 

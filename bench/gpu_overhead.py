@@ -17,14 +17,13 @@ target; it says what to cut next. ``--small`` runs it on tiny shapes (a
 smoke test of the script itself, e.g. under NUMBA_ENABLE_CUDASIM=1).
 """
 import cProfile
-import sys
 import io
 import pstats
 import statistics
+import sys
 import time
 
 import numpy as np
-
 
 SMALL = "--small" in sys.argv
 CALLS, REPEATS = (3, 1) if SMALL else (500, 7)
@@ -45,15 +44,14 @@ def per_call(fn, calls=CALLS, repeats=REPEATS):
 
 
 def main():
+    from _cuda_reference import copy
     from numba import cuda
 
     import fastnn
-    from fastnn.cases import CASES
     from fastnn.kernels import cuda as kc
     from fastnn.kernels.cuda._launch import grid_1d
-    from fastnn.model import _DeviceBook
-
-    from _cuda_reference import copy
+    from fastnn.testing.cases import CASES
+    from fastnn.training import DeviceBook
 
     a = cuda.to_device(np.ones(256, np.float32))
     b = cuda.device_array(256, np.float32)
@@ -88,8 +86,8 @@ def main():
     X = rng.standard_normal((batch, n[0])).astype(np.float32)
     y = rng.integers(0, n[-1], batch)
     xb, yb = model._x(X), model._y(y, batch)
-    book = _DeviceBook(model, 1 << 12, xb, yb)
-    train = book.trainer(opt)
+    book = DeviceBook(model, opt, 1 << 12, xb, yb)
+    train = book.step
     for _ in range(1 if SMALL else 3):
         train(xb, yb)
     cuda.synchronize()

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import available_backends, testing
 from ._backend import kernels
-from .cases import CASES, copy_args, compare
+from .testing.cases import CASES, compare, copy_args
 
 
 def best_time(fn, min_time=0.05, repeat=5, warmup=0.2):

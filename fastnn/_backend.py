@@ -4,9 +4,12 @@ The default is ``cpu``, or the environment variable ``FASTNN_BACKEND`` read
 at import. Kernel packages are imported on first use, so ``import fastnn``
 compiles nothing and needs no GPU.
 """
+from __future__ import annotations
+
 import contextlib
 import importlib
 import os
+from collections.abc import Iterator
 
 BACKENDS = ("ref", "cpu", "cuda")
 
@@ -41,7 +44,7 @@ def _cuda_problem():
     return "No CUDA GPU was found (numba.cuda.is_available() is False)."
 
 
-def available_backends():
+def available_backends() -> list[str]:
     """Backends that can run on this machine, e.g. ``['ref', 'cpu']``."""
     names = ["ref", "cpu"]
     if _cuda_problem() is None:
@@ -49,7 +52,7 @@ def available_backends():
     return names
 
 
-def set_backend(name):
+def set_backend(name: str) -> None:
     """Set the default backend for calls that do not pass ``backend=``."""
     global _default
     _check_name(name)
@@ -58,13 +61,13 @@ def set_backend(name):
     _default = name
 
 
-def get_backend():
+def get_backend() -> str:
     """The current default backend's name."""
     return _default
 
 
 @contextlib.contextmanager
-def use_backend(name):
+def use_backend(name: str) -> Iterator[None]:
     """Context manager: ``with fastnn.use_backend("ref"): ...``."""
     global _default
     previous = _default

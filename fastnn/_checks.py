@@ -104,6 +104,15 @@ def uint64(name, value):
     return v
 
 
+def positive_int(name, value, *, minimum=1, why=""):
+    """An int (a NumPy integer too, never a bool) of at least ``minimum``, as
+    a Python int; ``why`` is added to the message (what the number means)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        want = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{name} must be {want}{why}, got {value!r}")
+    return int(value)
+
+
 def labels(name, y, batch, classes):
     """Integer class labels (batch,) in [0, classes), returned as intp.
 

@@ -1,12 +1,16 @@
 """Elementwise activations: forward, backward, and stable ``sigmoid``.
 
-The formulas live in ``fastnn/kernels/ref/activations.py``.
+The formulas live in ``kernels/ref/activations.py``.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from . import _arrays, _checks
 from ._backend import kernels
 from .kernels.codes import ACTIVATIONS, LEAKY_RELU
+
+__all__ = ["activation_forward", "activation_backward", "sigmoid"]
 
 
 def activation_code(activation, alpha):
@@ -20,7 +24,8 @@ def activation_code(activation, alpha):
     return code, alpha
 
 
-def activation_forward(x, activation, *, alpha=0.01, out=None, backend=None):
+def activation_forward(x: np.ndarray, activation: str, *, alpha: float = 0.01, out: np.ndarray | None = None,
+                       backend: str | None = None) -> np.ndarray:
     """Apply an activation elementwise.
 
     Parameters
@@ -51,7 +56,8 @@ def activation_forward(x, activation, *, alpha=0.01, out=None, backend=None):
     return out
 
 
-def activation_backward(dout, out, activation, *, alpha=0.01, dx=None, backend=None):
+def activation_backward(dout: np.ndarray, out: np.ndarray, activation: str, *, alpha: float = 0.01,
+                        dx: np.ndarray | None = None, backend: str | None = None) -> np.ndarray:
     """Gradient through an activation: ``dx += dout * f'(x)``.
 
     ``out`` is the forward output ``f(x)``; ``f'`` is computed from it. A
@@ -66,11 +72,12 @@ def activation_backward(dout, out, activation, *, alpha=0.01, dx=None, backend=N
         dx = _arrays.zeros_like(out)
     else:
         _checks.output("dx", dx, out.shape, out.dtype, [("dout", dout), ("out", out)])
-    kernels(backend, dout=dout, out=out, dx=dx).activations.activation_backward(dx, dout, out, code, out.dtype.type(alpha))
+    k = kernels(backend, dout=dout, out=out, dx=dx).activations
+    k.activation_backward(dx, dout, out, code, out.dtype.type(alpha))
     return dx
 
 
-def sigmoid(x, *, backend=None):
+def sigmoid(x: np.ndarray, *, backend: str | None = None) -> np.ndarray:
     """Numerically stable logistic sigmoid ``1 / (1 + exp(-x))`` of a 2-D array.
 
     Never overflows: ``exp`` is only taken of ``-|x|``.

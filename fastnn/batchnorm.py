@@ -2,15 +2,19 @@
 
 The formulas, conventions (biased variance to normalize, unbiased into
 ``running_var``, PyTorch's momentum) and the float64 statistics rule live in
-``fastnn/kernels/ref/batchnorm.py``. A dense layer followed by batch norm
+``kernels/ref/batchnorm.py``. A dense layer followed by batch norm
 needs no bias (``beta`` does its job): build it with ``bias=False``.
 """
+from __future__ import annotations
+
 from typing import NamedTuple, Optional
 
 import numpy as np
 
 from . import _arrays, _checks
 from ._backend import kernels
+
+__all__ = ["BatchNormOutput", "batchnorm_forward", "batchnorm_backward"]
 
 
 class BatchNormOutput(NamedTuple):
@@ -30,8 +34,9 @@ def _check_params(x, gamma, beta):
     return f
 
 
-def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training, momentum=0.1,
-                      eps=1e-5, out=None, backend=None):
+def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
+                      running_var: np.ndarray, *, training: bool, momentum: float = 0.1, eps: float = 1e-5,
+                      out: np.ndarray | None = None, backend: str | None = None) -> BatchNormOutput:
     """Normalize each feature over the batch, then scale and shift.
 
     Parameters
@@ -74,7 +79,10 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, training, mo
     return BatchNormOutput(out, mean, rstd)
 
 
-def batchnorm_backward(dout, x, mean, rstd, gamma, *, dx=None, dgamma=None, dbeta=None, backend=None):
+def batchnorm_backward(dout: np.ndarray, x: np.ndarray, mean: np.ndarray, rstd: np.ndarray, gamma: np.ndarray,
+                       *, dx: np.ndarray | None = None, dgamma: np.ndarray | None = None,
+                       dbeta: np.ndarray | None = None,
+                       backend: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of batch norm (training mode), the compact closed form.
 
     ``mean`` and ``rstd`` are what ``batchnorm_forward(training=True)``
@@ -92,5 +100,6 @@ def batchnorm_backward(dout, x, mean, rstd, gamma, *, dx=None, dgamma=None, dbet
               else _checks.output("dgamma", dgamma, (f,), x.dtype, inputs))
     dbeta = (_arrays.zeros(f, x.dtype, like=x) if dbeta is None
              else _checks.output("dbeta", dbeta, (f,), x.dtype, inputs))
-    kernels(backend, dout=dout, x=x, mean=mean, gamma=gamma).batchnorm.batchnorm_backward(dx, dgamma, dbeta, dout, x, mean, rstd, gamma)
+    k = kernels(backend, dout=dout, x=x, mean=mean, gamma=gamma).batchnorm
+    k.batchnorm_backward(dx, dgamma, dbeta, dout, x, mean, rstd, gamma)
     return dx, dgamma, dbeta

@@ -98,8 +98,9 @@ def jit_costs(benchmarks):
     for b in benchmarks:
         jit = b["extra_info"].get("jit")
         for row in (jit if isinstance(jit, list) else [jit] if jit else []):
-            rows.append((row["name"], row["seconds"], {k: v for k, v in row.items()
-                                                       if k not in ("name", "seconds") and isinstance(v, (int, float))}))
+            details = {k: v for k, v in row.items()
+                       if k not in ("name", "seconds") and isinstance(v, (int, float))}
+            rows.append((row["name"], row["seconds"], details))
     return rows
 
 

@@ -5,7 +5,13 @@ A callback may implement ``on_train_begin(model, history)``,
 ``on_train_end()``. ``logs`` holds the epoch's entries of the history
 (``cost``, ``accuracy``, ``val_cost``, ``val_accuracy``, ``lr``).
 """
+from __future__ import annotations
+
 import numpy as np
+
+from . import _checks
+
+__all__ = ["Callback", "EarlyStopping"]
 
 
 class Callback:
@@ -28,11 +34,11 @@ class EarlyStopping(Callback):
     (max when the name contains "accuracy").
     """
 
-    def __init__(self, monitor="val_cost", patience=5, min_delta=0.0, mode="auto", restore_best_weights=True):
+    def __init__(self, monitor: str = "val_cost", patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best_weights: bool = True) -> None:
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"patience must be an int >= 0, got {patience!r}")
+        patience = _checks.positive_int("patience", patience, minimum=0)
         self.monitor, self.patience, self.min_delta = monitor, patience, float(min_delta)
         self.mode = ("max" if "accuracy" in monitor else "min") if mode == "auto" else mode
         self.restore_best_weights = restore_best_weights

@@ -11,6 +11,15 @@ One ``.npz`` (see ``fastnn.io``: atomic write, no pickle) holds
   file modified after saving, or damaged in a way the zip format does not
   catch, is refused with a clear error.
 """
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import Sequential
+    from .optim import Optimizer
+
 import hashlib
 import json
 
@@ -20,6 +29,8 @@ from . import io
 from .layers import LAYERS
 from .model import Sequential
 from .optim import OPTIMIZERS
+
+__all__ = ["save", "load"]
 
 FORMAT = "fastnn-checkpoint"
 VERSION = 1
@@ -35,7 +46,7 @@ def _digest(flat):
     return h.hexdigest()
 
 
-def save(model, path, optimizer=None):
+def save(model: Sequential, path: str | os.PathLike, optimizer: Optimizer | None = None) -> str:
     """Write ``model`` (and ``optimizer``'s state) to ``path`` atomically."""
     if optimizer is not None and optimizer.params is not model.parameters():
         raise ValueError("optimizer was built for another model's parameters")
@@ -52,7 +63,8 @@ def save(model, path, optimizer=None):
     return io.save_npz(path, tree)
 
 
-def load(path, with_optimizer=False, backend=None):
+def load(path: str | os.PathLike, with_optimizer: bool = False,
+         backend: str | None = None) -> Sequential | tuple[Sequential, Optimizer | None]:
     """Rebuild a model saved with ``model.save``.
 
     Returns the model, or ``(model, optimizer)`` with ``with_optimizer=True``

@@ -1,4 +1,4 @@
-"""Host side of the compiled training step (``fastnn/kernels/cpu/step.py``).
+"""Host side of the compiled training step (``kernels/cpu/step.py``).
 
 ``CompiledStep(model, optimizer)`` packs a Sequential's layers into the
 integer program the kernel reads, points batch-norm running statistics at
@@ -11,11 +11,12 @@ import numpy as np
 
 from . import _arrays
 from ._backend import resolve
+from .kernels import codes as c
 from .kernels.philox import keep_threshold
 from .layers import Activation, BatchNorm, Dense, Dropout
-from .optim import SGD, Adam, AdamW, Momentum, RMSprop
+from .losses import LOSS_KINDS
 
-_LOSSES = {"softmax_cross_entropy": 0, "binary_cross_entropy": 1, "mean_squared_error": 2}
+__all__ = ["CompiledStep", "compiled_forward", "supported", "forward_supported", "SERIAL_BELOW", "INFER_ROWS"]
 
 # A step runs the serial twin of the kernel (every loop on the calling
 # thread; ``kernels/cpu/_jit.serial``) when batch x multiply-adds per example
@@ -46,21 +47,21 @@ def supported(model, optimizer):
         return why
     if optimizer.backend not in (None, "cpu") or resolve(optimizer.backend) != "cpu":
         return "the optimizer is not on the cpu backend"
-    if type(optimizer) not in (SGD, Momentum, RMSprop, Adam, AdamW):
+    if not type(optimizer).compiles():
         return f"optimizer {type(optimizer).__name__} is not compiled"
     return None
 
 
 class _Program:
-    """A Sequential's layers as the integer program the kernels read
-    (``prog``/``fprog``, documented in ``kernels/cpu/step.py``), with
+    """A Sequential's layers as the tables the compiled step reads
+    (``prog``/``fprog``, their columns named in ``kernels/codes.py``), with
     activation slots for ``max_batch`` rows."""
 
-    def __init__(self, model, max_batch, k):
+    def __init__(self, model, max_batch):
         offsets = {name: off for name, off, _ in model.parameters().layout}
         n = len(model.layers)
-        self.prog = np.zeros((n, 11), np.int64)
-        self.fprog = np.zeros((n, 4), np.float64)
+        self.prog = np.zeros((n, c.PROG_COLUMNS), np.int64)
+        self.fprog = np.zeros((n, c.FPROG_COLUMNS), np.float64)
         acts_off = max_batch * model.in_features      # slot 0: the input batch
         stats_off = masks_off = 0
         self.bn_layers = []                            # (layer, its offset in stats and running)
@@ -68,34 +69,37 @@ class _Program:
         features = widest = model.in_features
         for i, layer in enumerate(model.layers):
             out = layer.output_features(features)
-            row = self.prog[i]
-            row[3], row[4], row[9] = features, out, acts_off
+            row, frow = self.prog[i], self.fprog[i]
+            row[c.PROG_IN], row[c.PROG_OUT], row[c.PROG_ACTS_OFF] = features, out, acts_off
             acts_off += max_batch * out
             widest = max(widest, out)
             if isinstance(layer, Dense):
-                row[0], row[1], row[2] = k.DENSE, _act_code(layer.activation), layer.bias
-                row[5] = offsets[f"{i}.W"]
-                row[6] = offsets[f"{i}.b"] if layer.bias else 0
-                self.fprog[i, 0] = layer.alpha
+                row[c.PROG_KIND], row[c.PROG_ACT] = c.KIND_DENSE, c.ACTIVATIONS[layer.activation]
+                row[c.PROG_HAS_BIAS] = layer.bias
+                row[c.PROG_W_OFF] = offsets[f"{i}.W"]
+                row[c.PROG_B_OFF] = offsets[f"{i}.b"] if layer.bias else 0
+                frow[c.FPROG_ALPHA] = layer.alpha
             elif isinstance(layer, Activation):
-                row[0], row[1] = k.ACT, _act_code(layer.name)
-                self.fprog[i, 0] = layer.alpha
+                row[c.PROG_KIND], row[c.PROG_ACT] = c.KIND_ACT, c.ACTIVATIONS[layer.name]
+                frow[c.FPROG_ALPHA] = layer.alpha
             elif isinstance(layer, Dropout):
-                row[0], row[10] = k.DROPOUT, masks_off
+                row[c.PROG_KIND], row[c.PROG_MASK_OFF] = c.KIND_DROPOUT, masks_off
                 masks_off += (max_batch * out + 7) // 8
-                self.fprog[i, 1] = layer.keep_prob
+                frow[c.FPROG_KEEP_PROB] = layer.keep_prob
                 self.dropouts.append((i, layer))
             else:
-                row[0] = k.BATCHNORM
-                row[6], row[7], row[8] = offsets[f"{i}.gamma"], offsets[f"{i}.beta"], stats_off
-                self.fprog[i, 2], self.fprog[i, 3] = layer.momentum, layer.eps
+                row[c.PROG_KIND] = c.KIND_BATCHNORM
+                row[c.PROG_GAMMA_OFF], row[c.PROG_BETA_OFF] = offsets[f"{i}.gamma"], offsets[f"{i}.beta"]
+                row[c.PROG_STATS_OFF] = stats_off
+                frow[c.FPROG_MOMENTUM], frow[c.FPROG_EPS] = layer.momentum, layer.eps
                 self.bn_layers.append((layer, stats_off))
                 stats_off += 2 * out
             features = out
         self.acts_size, self.widest = acts_off, widest
         self.stats_size, self.masks_size = max(1, stats_off), max(1, masks_off)
         # multiply-adds per example, for the serial/parallel choice (SERIAL_BELOW)
-        self.macs = sum(int(r[3] * r[4]) for r in self.prog if r[0] == k.DENSE)
+        dense = self.prog[:, c.PROG_KIND] == c.KIND_DENSE
+        self.macs = int(np.sum(self.prog[dense, c.PROG_IN] * self.prog[dense, c.PROG_OUT]))
 
     def running(self):
         """The batch-norm layers' running statistics in one float64 buffer."""
@@ -117,7 +121,7 @@ class CompiledStep:
             raise ValueError(why)
         self.k, self.model, self.opt = k, model, optimizer
         p = model.parameters()
-        prog = _Program(model, max_batch, k)
+        prog = _Program(model, max_batch)
         self.prog, self.fprog, self.macs, self.dropouts = prog.prog, prog.fprog, prog.macs, prog.dropouts
         n = len(model.layers)
         self.seeds = np.zeros(n, np.uint64)
@@ -128,11 +132,10 @@ class CompiledStep:
             self.seeds[i] = layer.seed
             self.offsets[i] = layer.offset
             self.thresholds[i] = keep_threshold(layer.keep_prob)
-        acts_off, widest = prog.acts_size, prog.widest
         dt = p.dtype
-        self.acts = _arrays.zeros(acts_off, dt)
-        self.dacts = _arrays.zeros(acts_off, dt)
-        self.dz = _arrays.zeros(max_batch * widest, dt)
+        self.acts = _arrays.zeros(prog.acts_size, dt)
+        self.dacts = _arrays.zeros(prog.acts_size, dt)
+        self.dz = _arrays.zeros(max_batch * prog.widest, dt)
         self.loss = np.zeros(max_batch, dt)
         self.probs = _arrays.zeros(max_batch * model.out_features, dt)
         from .kernels.ref.regularization import CHUNK
@@ -146,16 +149,11 @@ class CompiledStep:
             layer.running_mean = self.running[s0:s0 + f]
             layer.running_var = self.running[s0 + f:s0 + 2 * f]
         self.max_batch = max_batch
-        self.loss_code = _LOSSES[model.loss]
-        self.opt_code = {SGD: k.OPT_SGD, Momentum: k.OPT_MOMENTUM, RMSprop: k.OPT_RMSPROP}.get(
-            type(optimizer), k.OPT_ADAM)
-        self.hyper = np.zeros(6)
-        s = optimizer.state
-        empty = np.zeros(0, dt)
-        self.state1 = s.get("m", s.get("v", s.get("s", empty)))
-        self.state2 = s["v"] if "m" in s else empty
-        self.no_labels = np.zeros(0, np.intp)
-        self.no_targets = np.zeros((0, model.out_features), dt)
+        self.loss_kind = LOSS_KINDS[model.loss]
+        self.hyper = np.zeros(c.HYPER_SLOTS)
+        self.state1, self.state2 = optimizer.compiled_state(np.zeros(0, dt))
+        no_labels, no_targets = np.zeros(0, np.intp), np.zeros((0, model.out_features), dt)
+        self.targets = (None, no_targets) if self.loss_kind.labels else (no_labels, None)
         self.serial_below = SERIAL_BELOW
 
     def __call__(self, xb, yb):
@@ -179,24 +177,15 @@ class CompiledStep:
         for i, layer in self.dropouts:                # another path may have moved the stream on
             self.offsets[i] = layer.offset
         opt.t += 1
-        h = self.hyper
-        h[0] = opt.lr
-        h[4] = opt.weight_decay
-        if isinstance(opt, Adam):
-            h[1], h[2] = opt.betas
-            h[3] = opt.eps
-            h[5] = 1.0 if opt.decoupled else 0.0
-        elif isinstance(opt, (Momentum, RMSprop)):
-            h[1] = opt.beta
-            h[3] = getattr(opt, "eps", 0.0)
-        sce = self.loss_code == 0
+        opt.compiled_hyper(self.hyper)
+        labels, targets = self.targets
         step = self.k.train_step_serial if xb.shape[0] * self.macs < self.serial_below else self.k.train_step
         return step, (
-            p.data, p.grad, self.state1, self.state2, h, opt.t, self.opt_code,
+            p.data, p.grad, self.state1, self.state2, self.hyper, opt.compiled_code,
             self.acts, self.dacts, self.dz, self.loss, self.probs, self.partials, self.gnorms,
             self.stats, self.running, self.seeds, self.offsets, self.used, self.thresholds, self.masks,
-            self.prog, self.fprog, xb, yb if sce else self.no_labels, self.no_targets if sce else yb,
-            self.loss_code, model.l2, model.l1, p.n_decay)
+            self.prog, self.fprog, xb, yb if labels is None else labels, yb if targets is None else targets,
+            self.loss_kind.code, model.l2, model.l1, p.n_decay)
 
 
 # Rows per call of compiled inference: the activations of a block stay in
@@ -222,24 +211,25 @@ def compiled_forward(model, x, y=None):
     from .kernels.cpu import step as k
     m = x.shape[0]
     rows = min(m, INFER_ROWS)
-    prog = _Program(model, rows, k)
+    prog = _Program(model, rows)
     running = prog.running()
     params = model.parameters().data
     logits = _arrays.empty((m, model.out_features), x.dtype)
     loss = np.empty(m if y is not None else 0, x.dtype)
-    sce = model.loss == "softmax_cross_entropy"
-    code = -1 if y is None else _LOSSES[model.loss]
-    labels = y if y is not None and sce else np.zeros(0, np.intp)
-    targets = y if y is not None and not sce else np.zeros((0, model.out_features), x.dtype)
+    kind = LOSS_KINDS[model.loss]
+    code = c.LOSS_NONE if y is None else kind.code
+    labels = y if y is not None and kind.labels else np.zeros(0, np.intp)
+    targets = y if y is not None and not kind.labels else np.zeros((0, model.out_features), x.dtype)
 
     def block(r0):
         r1 = min(m, r0 + rows)
         acts = _arrays.empty(prog.acts_size, x.dtype)
         work = _arrays.empty(2 * rows * model.out_features, x.dtype)        # the loss's gradient and probabilities
-        k.forward_eval(logits[r0:r1], loss[r0:r1] if code >= 0 else loss, work[:work.size // 2],
+        with_loss = code != c.LOSS_NONE
+        k.forward_eval(logits[r0:r1], loss[r0:r1] if with_loss else loss, work[:work.size // 2],
                        work[work.size // 2:], acts, params, running,
-                       prog.prog, prog.fprog, x[r0:r1], labels[r0:r1] if code == 0 else labels,
-                       targets[r0:r1] if code > 0 else targets, code)
+                       prog.prog, prog.fprog, x[r0:r1], labels[r0:r1] if with_loss and kind.labels else labels,
+                       targets[r0:r1] if with_loss and not kind.labels else targets, code)
 
     starts = range(0, m, rows)
     threads = min(len(starts), numba.get_num_threads())
@@ -250,8 +240,3 @@ def compiled_forward(model, x, y=None):
         with cf.ThreadPoolExecutor(threads) as pool:
             list(pool.map(block, starts))
     return logits, (loss if y is not None else None)
-
-
-def _act_code(name):
-    from .kernels.codes import ACTIVATIONS
-    return ACTIVATIONS[name]

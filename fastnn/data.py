@@ -5,9 +5,16 @@ training set's mean and divide by its standard deviation, then apply the
 *same* mean and standard deviation to the dev and test sets, so that all
 three live on the same scale.
 """
+from __future__ import annotations
+
+from collections.abc import Iterator
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import _checks
+
+__all__ = ["train_dev_test_split", "minibatches", "one_hot", "Standardizer"]
 
 
 def _rng(rng):
@@ -26,7 +33,8 @@ def _xy(X, y):
     return X, y
 
 
-def train_dev_test_split(X, y, dev=0.1, test=0.1, seed=0, stratify=False):
+def train_dev_test_split(X: ArrayLike, y: ArrayLike, dev: float = 0.1, test: float = 0.1, seed: int = 0,
+                         stratify: bool = False) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """Shuffle and split into train, dev and test sets.
 
     Dev and test must come from the same distribution (course 3: set up
@@ -76,7 +84,8 @@ def train_dev_test_split(X, y, dev=0.1, test=0.1, seed=0, stratify=False):
     return tuple((X[p], y[p]) for p in parts)
 
 
-def minibatches(X, y, batch_size, rng=None, shuffle=True):
+def minibatches(X: ArrayLike, y: ArrayLike, batch_size: int, rng: np.random.Generator | int | None = None,
+                shuffle: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The course's mini-batch partition: shuffle (X, y) together, then cut
     consecutive batches of ``batch_size``; the last, partial batch is kept.
 
@@ -84,8 +93,7 @@ def minibatches(X, y, batch_size, rng=None, shuffle=True):
     C-contiguous ``(xb, yb)`` pairs.
     """
     X, y = _xy(X, y)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = _checks.positive_int("batch_size", batch_size)
     m = X.shape[0]
     if shuffle:
         perm = _rng(rng).permutation(m)
@@ -94,7 +102,7 @@ def minibatches(X, y, batch_size, rng=None, shuffle=True):
         yield X[start:start + batch_size], y[start:start + batch_size]
 
 
-def one_hot(labels, classes=None, dtype=np.float64):
+def one_hot(labels: ArrayLike, classes: int | None = None, dtype: DTypeLike = np.float64) -> np.ndarray:
     """(m,) integer labels -> (m, classes) one-hot rows."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":

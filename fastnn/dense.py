@@ -1,13 +1,17 @@
 """Dense (fully connected) layer ops with the activation fused in.
 
 Layout: ``x (batch, in)``, ``w (in, out)``, ``b (out,)``, ``y = f(x @ w + b)``.
-The formulas live in ``fastnn/kernels/ref/dense.py``.
+The formulas live in ``kernels/ref/dense.py``.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from . import _arrays, _checks
 from ._backend import kernels
 from .activations import activation_code
+
+__all__ = ["dense_forward", "dense_backward"]
 
 
 def _check_xw(x, w):
@@ -18,7 +22,9 @@ def _check_xw(x, w):
                          f"got {tuple(w.shape)}")
 
 
-def dense_forward(x, w, b=None, activation=None, *, alpha=0.01, out=None, backend=None):
+def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, activation: str | None = None, *,
+                  alpha: float = 0.01, out: np.ndarray | None = None,
+                  backend: str | None = None) -> np.ndarray:
     """Dense layer forward: ``out = f(x @ w + b)``.
 
     Parameters
@@ -59,8 +65,11 @@ def dense_forward(x, w, b=None, activation=None, *, alpha=0.01, out=None, backen
     return out
 
 
-def dense_backward(dout, x, w, out, activation=None, *, bias=True, alpha=0.01,
-                   dx=None, dw=None, db=None, dz=None, backend=None):
+def dense_backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray, out: np.ndarray,
+                   activation: str | None = None, *, bias: bool = True, alpha: float = 0.01,
+                   dx: np.ndarray | None = None, dw: np.ndarray | None = None, db: np.ndarray | None = None,
+                   dz: np.ndarray | None = None,
+                   backend: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Dense layer backward through the fused activation.
 
     With ``dz = dout * f'(out)``: ``dx += dz @ w.T``, ``dw += x.T @ dz``,
@@ -107,5 +116,6 @@ def dense_backward(dout, x, w, out, activation=None, *, bias=True, alpha=0.01,
         if db is not None:
             raise ValueError("db was given but bias=False")
         db_kernel = _arrays.empty((0,), dt, like=x)
-    kernels(backend, dout=dout, x=x, w=w, out=out).dense.dense_backward(dx, dw, db_kernel, dz, dout, x, w, out, code, dt.type(alpha))
+    k = kernels(backend, dout=dout, x=x, w=w, out=out).dense
+    k.dense_backward(dx, dw, db_kernel, dz, dout, x, w, out, code, dt.type(alpha))
     return dx, dw, (db if bias else None)

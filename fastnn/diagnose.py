@@ -1,7 +1,11 @@
 """Bias and variance diagnosis (course 2, week 1: the basic recipe)."""
+from __future__ import annotations
+
 from typing import NamedTuple
 
 from . import _checks
+
+__all__ = ["Diagnosis", "diagnose"]
 
 ADVICE = {
     "high bias": "High bias (underfitting the training set): try a bigger network (more units or "
@@ -26,7 +30,8 @@ class Diagnosis(NamedTuple):
     advice: str
 
 
-def diagnose(train_error, dev_error, bayes_error=0.0, threshold=0.02):
+def diagnose(train_error: float, dev_error: float, bayes_error: float = 0.0,
+             threshold: float = 0.02) -> Diagnosis:
     """Read train and dev errors the course's way.
 
     Avoidable bias is ``train_error - bayes_error`` (Bayes error: the best

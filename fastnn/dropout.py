@@ -1,15 +1,17 @@
 """Inverted dropout (course 2, week 1) with reproducible, portable masks.
 
 Each element's keep decision comes from Philox4x32-10 keyed by ``seed`` and
-counted by element index plus ``offset`` (see ``fastnn/kernels/philox.py``):
+counted by element index plus ``offset`` (see ``kernels/philox.py``):
 the mask is the same on ref, cpu and cuda, for any thread count and any way
 the work is split, and backward can regenerate it from (seed, offset)
-instead of storing it. The formulas live in ``fastnn/kernels/ref/dropout.py``.
+instead of storing it. The formulas live in ``kernels/ref/dropout.py``.
 
 Offsets count Philox blocks of 4 elements; a call on n elements uses
 ``dropout_blocks(n)`` of them, so successive calls of one stream use
 ``offset, offset + dropout_blocks(n), ...`` (the Dropout layer does this).
 """
+from __future__ import annotations
+
 import numpy as np
 
 from . import _arrays, _checks
@@ -29,8 +31,9 @@ def _stream(seed, offset, n):
     return np.uint64(seed), np.uint64(offset)
 
 
-def dropout_forward(x, keep_prob, *, seed, offset=0, training=True, return_mask=False,
-                    out=None, backend=None):
+def dropout_forward(x: np.ndarray, keep_prob: float, *, seed: int, offset: int = 0, training: bool = True,
+                    return_mask: bool = False, out: np.ndarray | None = None,
+                    backend: str | None = None) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Inverted dropout: keep each element with probability ``keep_prob``,
     scaled by ``1 / keep_prob``, so the expected activation is unchanged.
 
@@ -78,7 +81,9 @@ def dropout_forward(x, keep_prob, *, seed, offset=0, training=True, return_mask=
     return (out, mask) if return_mask else out
 
 
-def dropout_backward(dout, keep_prob, *, seed=None, offset=0, mask=None, dx=None, backend=None):
+def dropout_backward(dout: np.ndarray, keep_prob: float, *, seed: int | None = None, offset: int = 0,
+                     mask: np.ndarray | None = None, dx: np.ndarray | None = None,
+                     backend: str | None = None) -> np.ndarray:
     """``dx += dout * keep / keep_prob``, the mask regenerated from
     (seed, offset) or read from ``mask`` (what ``return_mask`` gave).
 
@@ -108,11 +113,13 @@ def dropout_backward(dout, keep_prob, *, seed=None, offset=0, mask=None, dx=None
         if seed is None:
             raise ValueError("dropout_backward needs the forward's seed (and offset) or its mask")
         seed, offset = _stream(seed, offset, n)
-        kernels(backend, dout=dout, dx=dx).dropout.dropout_backward(dx, dout, seed, offset, keep_threshold(keep_prob), scale)
+        k = kernels(backend, dout=dout, dx=dx).dropout
+        k.dropout_backward(dx, dout, seed, offset, keep_threshold(keep_prob), scale)
     return dx
 
 
-def dropout_mask(shape, keep_prob, *, seed, offset=0, backend=None):
+def dropout_mask(shape: tuple[int, ...], keep_prob: float, *, seed: int, offset: int = 0,
+                 backend: str | None = None) -> np.ndarray:
     """The boolean keep mask that ``dropout_forward`` uses for this stream."""
     keep_prob = _checks.probability("keep_prob", keep_prob)
     n = int(np.prod(shape))

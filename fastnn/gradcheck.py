@@ -8,15 +8,20 @@ and the relative difference ``||g - g_approx|| / (||g|| + ||g_approx||)`` is
 judged with the course's thresholds: below 1e-7 fine, below 1e-5 look again,
 above 1e-3 almost certainly a bug (in between: worrying).
 """
+from __future__ import annotations
+
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import List, Tuple
 
 import numpy as np
 
+__all__ = ["gradcheck", "GradcheckReport", "TensorReport", "verdict", "relative_difference"]
+
 FINE, LOOK_AGAIN, BUG = 1e-7, 1e-5, 1e-3
 
 
-def verdict(rel):
+def verdict(rel: float) -> str:
     """The course's reading of a relative difference."""
     if not np.isfinite(rel):
         return "bug (not finite)"
@@ -29,7 +34,7 @@ def verdict(rel):
     return "bug"
 
 
-def relative_difference(g, g_approx):
+def relative_difference(g: np.ndarray, g_approx: np.ndarray) -> float:
     """||g - g_approx|| / (||g|| + ||g_approx||); 0 when both are 0."""
     num = np.linalg.norm(g - g_approx)
     den = np.linalg.norm(g) + np.linalg.norm(g_approx)
@@ -80,7 +85,9 @@ class GradcheckReport:
         return "\n".join(lines)
 
 
-def gradcheck(fun, params, *, eps=1e-7, worst=3, max_entries=None, rng=0):
+def gradcheck(fun: Callable[[], tuple[float, dict[str, np.ndarray]]], params: dict[str, np.ndarray], *,
+              eps: float = 1e-7, worst: int = 3, max_entries: int | None = None,
+              rng: int | np.random.Generator = 0) -> GradcheckReport:
     """Compare analytic gradients with two-sided finite differences.
 
     Parameters

@@ -21,7 +21,15 @@ glorot_uniform     U(+-sqrt(6 / (fan_in + fan_out)))      Keras's default
 The normals are plain (untruncated) normals, as in the course's NumPy code;
 Keras's ``he_normal``/``glorot_normal`` truncate at two standard deviations.
 """
+from __future__ import annotations
+
+from collections.abc import Callable
+
 import numpy as np
+from numpy.typing import DTypeLike
+
+__all__ = ["zeros", "random_normal", "he_normal", "he_uniform", "xavier", "glorot_normal", "glorot_uniform", "get",
+           "INITIALIZERS"]
 
 
 def _rng(rng):
@@ -54,13 +62,15 @@ def _uniform(shape, limit, rng, dtype):
     return _rng(rng).uniform(-limit, limit, size=shape).astype(_dtype(dtype))
 
 
-def zeros(shape, rng=None, dtype=np.float64):
+def zeros(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
+          dtype: DTypeLike = np.float64) -> np.ndarray:
     """All zeros: every unit computes the same function (symmetry is not broken)."""
     _fans(shape)
     return np.zeros(shape, dtype=_dtype(dtype))
 
 
-def random_normal(shape, rng=None, dtype=np.float64, scale=0.01):
+def random_normal(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
+                  dtype: DTypeLike = np.float64, scale: float = 0.01) -> np.ndarray:
     """N(0, scale^2); ``scale=10`` is the course's large random initialization."""
     _fans(shape)
     if not scale > 0:
@@ -68,31 +78,36 @@ def random_normal(shape, rng=None, dtype=np.float64, scale=0.01):
     return _normal(shape, scale, rng, dtype)
 
 
-def he_normal(shape, rng=None, dtype=np.float64):
+def he_normal(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
+              dtype: DTypeLike = np.float64) -> np.ndarray:
     """N(0, 2 / fan_in), for ReLU layers."""
     fan_in, _ = _fans(shape)
     return _normal(shape, np.sqrt(2.0 / fan_in), rng, dtype)
 
 
-def he_uniform(shape, rng=None, dtype=np.float64):
+def he_uniform(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
+               dtype: DTypeLike = np.float64) -> np.ndarray:
     """U(-sqrt(6 / fan_in), sqrt(6 / fan_in)): variance 2 / fan_in."""
     fan_in, _ = _fans(shape)
     return _uniform(shape, np.sqrt(6.0 / fan_in), rng, dtype)
 
 
-def xavier(shape, rng=None, dtype=np.float64):
+def xavier(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
+           dtype: DTypeLike = np.float64) -> np.ndarray:
     """N(0, 1 / fan_in), the course's Xavier initialization (for tanh)."""
     fan_in, _ = _fans(shape)
     return _normal(shape, np.sqrt(1.0 / fan_in), rng, dtype)
 
 
-def glorot_normal(shape, rng=None, dtype=np.float64):
+def glorot_normal(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
+                  dtype: DTypeLike = np.float64) -> np.ndarray:
     """N(0, 2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(shape)
     return _normal(shape, np.sqrt(2.0 / (fan_in + fan_out)), rng, dtype)
 
 
-def glorot_uniform(shape, rng=None, dtype=np.float64):
+def glorot_uniform(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
+                   dtype: DTypeLike = np.float64) -> np.ndarray:
     """U(-sqrt(6 / (fan_in + fan_out)), +sqrt(6 / (fan_in + fan_out)))."""
     fan_in, fan_out = _fans(shape)
     return _uniform(shape, np.sqrt(6.0 / (fan_in + fan_out)), rng, dtype)
@@ -102,7 +117,7 @@ INITIALIZERS = {f.__name__: f for f in (
     zeros, random_normal, he_normal, he_uniform, xavier, glorot_normal, glorot_uniform)}
 
 
-def get(name):
+def get(name: str) -> Callable[..., np.ndarray]:
     """The initializer called ``name`` (see ``INITIALIZERS``)."""
     if name not in INITIALIZERS:
         raise ValueError(f"init must be one of {sorted(INITIALIZERS)}, got {name!r}")

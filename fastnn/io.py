@@ -9,11 +9,15 @@
   of numbers (they load back as arrays); nested dicts are flattened with
   ``/`` in the keys and rebuilt on load.
 """
+from __future__ import annotations
+
 import os
 import tempfile
 import zipfile
 
 import numpy as np
+
+__all__ = ["save_npz", "load_npz", "flatten", "unflatten"]
 
 _SEP = "/"
 
@@ -57,7 +61,7 @@ def _unflatten(flat):
     return tree
 
 
-def save_npz(path, tree):
+def save_npz(path: str | os.PathLike, tree: dict) -> str:
     """Atomically write a (nested) dict of arrays and scalars to ``path``."""
     path = os.fspath(path)
     flat = _flatten(tree)
@@ -76,7 +80,7 @@ def save_npz(path, tree):
     return path
 
 
-def load_npz(path, raw=False):
+def load_npz(path: str | os.PathLike, raw: bool = False) -> dict:
     """Read what ``save_npz`` wrote, without pickle; ValueError if damaged.
 
     ``raw=True`` returns the stored flat ``{"a/b": array}`` dict instead of

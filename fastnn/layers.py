@@ -6,6 +6,8 @@ keeps what its backward needs from the last training forward. Backward
 accumulates parameter gradients into the flat gradient buffer and returns
 the gradient for the layer below.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from . import _arrays, _checks
@@ -16,11 +18,13 @@ from .dense import dense_backward, dense_forward
 from .dropout import dropout_backward, dropout_blocks, dropout_forward
 from .kernels.codes import ACTIVATIONS
 
+__all__ = ["Layer", "Dense", "Activation", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "BatchNorm", "LAYERS"]
+
 
 class Layer:
     """Base class. Subclasses set ``param_shapes`` and implement forward/backward."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.params = {}            # name -> view into the model's flat buffer
         self.grads = {}             # name -> view into the model's flat gradient buffer
         self.backend = None
@@ -66,11 +70,11 @@ class Dense(Layer):
     BatchNorm, whose beta does the bias's job.
     """
 
-    def __init__(self, in_features, out_features, activation=None, init=None, bias=True, alpha=0.01):
+    def __init__(self, in_features: int, out_features: int, activation: str | None = None,
+                 init: str | None = None, bias: bool = True, alpha: float = 0.01) -> None:
         super().__init__()
-        for name, v in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        _checks.positive_int("in_features", in_features)
+        _checks.positive_int("out_features", out_features)
         act = "linear" if activation is None else activation
         if act not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or None, got {activation!r}")
@@ -121,7 +125,7 @@ class Activation(Layer):
     """An elementwise activation as a layer of its own."""
     name = "linear"
 
-    def __init__(self, alpha=0.01):
+    def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
         self.alpha = float(alpha)
         self._out = None
@@ -144,7 +148,7 @@ class Activation(Layer):
 class ReLU(Activation):
     name = "relu"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
 
 
@@ -155,14 +159,14 @@ class LeakyReLU(Activation):
 class Sigmoid(Activation):
     name = "sigmoid"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
 
 
 class Tanh(Activation):
     name = "tanh"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
 
 
@@ -175,7 +179,7 @@ class Dropout(Layer):
     a seed from the model's seed, so a model is reproducible as a whole.
     """
 
-    def __init__(self, keep_prob, seed=None):
+    def __init__(self, keep_prob: float, seed: int | None = None) -> None:
         super().__init__()
         self.keep_prob = _checks.probability("keep_prob", keep_prob)
         self.seed = None if seed is None else _checks.uint64("seed", seed)
@@ -220,11 +224,9 @@ class BatchNorm(Layer):
     and used at inference.
     """
 
-    def __init__(self, features, momentum=0.1, eps=1e-5):
+    def __init__(self, features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
         super().__init__()
-        if isinstance(features, bool) or not isinstance(features, (int, np.integer)) or features < 1:
-            raise ValueError(f"features must be a positive int, got {features!r}")
-        self.features = int(features)
+        self.features = _checks.positive_int("features", features)
         self.momentum = _checks.scalar("momentum", momentum, low=0.0, high=1.0)
         self.eps = _checks.scalar("eps", eps, low=0.0, low_open=True)
         self.param_shapes = {"gamma": (self.features,), "beta": (self.features,)}

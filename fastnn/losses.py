@@ -1,14 +1,24 @@
 """Losses on logits, each computing the cost and its gradient in one pass.
 
 Costs are means over the batch (the course's convention). The formulas and
-per-loss conventions live in ``fastnn/kernels/ref/losses.py``. Losses take
+per-loss conventions live in ``kernels/ref/losses.py``. Losses take
 *logits* (the last layer's linear output): applying softmax or sigmoid first
 is the classic bug, and the fused forms are the numerically stable ones.
 """
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
 import numpy as np
 
 from . import _arrays, _checks
 from ._backend import kernels
+from .activations import sigmoid
+from .kernels import codes
+
+__all__ = ["LossOutput", "LossKind", "LOSSES", "LOSS_KINDS", "softmax_cross_entropy", "binary_cross_entropy",
+           "mean_squared_error", "softmax"]
 
 
 class LossOutput:
@@ -57,7 +67,8 @@ def _targets(name, y, z):
     return y
 
 
-def softmax_cross_entropy(logits, labels, *, grad=None, backend=None):
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, *, grad: np.ndarray | None = None,
+                          backend: str | None = None) -> LossOutput:
     """Softmax + cross-entropy with integer labels, fused and stable.
 
     cost = mean_i [ logsumexp(z_i) - z_i[label_i] ]
@@ -95,7 +106,8 @@ def _softmax_cross_entropy(z, y, grad, backend):
     return LossOutput(g, loss, probs)
 
 
-def binary_cross_entropy(logits, y, *, grad=None, backend=None):
+def binary_cross_entropy(logits: np.ndarray, y: np.ndarray, *, grad: np.ndarray | None = None,
+                         backend: str | None = None) -> LossOutput:
     """Sigmoid + binary cross-entropy from logits, fused and stable.
 
     cost = mean over the batch (and over the k outputs) of
@@ -110,7 +122,8 @@ def binary_cross_entropy(logits, y, *, grad=None, backend=None):
     return LossOutput(g, loss)
 
 
-def mean_squared_error(pred, y, *, grad=None, backend=None):
+def mean_squared_error(pred: np.ndarray, y: np.ndarray, *, grad: np.ndarray | None = None,
+                       backend: str | None = None) -> LossOutput:
     """Mean squared error, ``mean over batch and outputs of (pred - y)^2``.
 
     Equals ``torch.nn.MSELoss()``; ``y`` has pred's shape and dtype ((batch,)
@@ -124,7 +137,7 @@ def mean_squared_error(pred, y, *, grad=None, backend=None):
     return LossOutput(g, loss)
 
 
-def softmax(logits, *, backend=None):
+def softmax(logits: np.ndarray, *, backend: str | None = None) -> np.ndarray:
     """Row-wise softmax of (batch, classes) logits, shifted by the row max."""
     z = _checks.array("logits", logits, 2)
     probs = _arrays.empty_like(z)
@@ -138,9 +151,61 @@ LOSSES = {
     "mean_squared_error": mean_squared_error,
 }
 
-# for targets a model has already validated: (logits, targets, backend) -> LossOutput
-_CHECKED_TARGETS = {
-    "softmax_cross_entropy": lambda z, y, backend: _softmax_cross_entropy(z, y, None, backend),
-    "binary_cross_entropy": lambda z, y, backend: binary_cross_entropy(z, y, backend=backend),
-    "mean_squared_error": lambda z, y, backend: mean_squared_error(z, y, backend=backend),
-}
+
+@dataclass(frozen=True)
+class LossKind:
+    """What a model needs to know of its loss, answered in one place.
+
+    name : the loss's name, a key of ``LOSSES``
+    code : its code in the compiled training step (``kernels/codes.py``)
+    labels : True when the targets are integer class labels (softmax
+        cross-entropy); otherwise float targets with one column per output
+    checked : ``(logits, targets, backend) -> LossOutput`` for targets a
+        model has already validated (a whole dataset is checked once,
+        instead of reading device labels back every step)
+    link : the function from logits to probabilities (softmax or sigmoid);
+        None for a regression loss
+    """
+    name: str
+    code: int
+    labels: bool
+    checked: Callable
+    link: Optional[Callable]
+
+    @property
+    def classifier(self):
+        """Whether the loss classifies (it has probabilities and an accuracy)."""
+        return self.link is not None
+
+    def probabilities(self, logits, backend):
+        if self.link is None:
+            raise ValueError("predict_proba needs a classification loss")
+        return self.link(logits, backend=backend)
+
+    def predict(self, z):
+        """Class labels from host logits: the argmax, or logit > 0 (sigmoid
+        > 0.5) per output; no softmax or sigmoid is needed to decide."""
+        if self.labels:
+            return z.argmax(axis=1)
+        hits = (z > 0).astype(np.int64)
+        return hits[:, 0] if hits.shape[1] == 1 else hits
+
+    def correct(self, z, y):
+        """Fraction of right predictions for host logits and targets (None
+        for a regression loss): per example for labels, per output for 0/1
+        targets."""
+        if not self.classifier:
+            return None
+        if self.labels:
+            return float(np.mean(z.argmax(axis=1) == y))
+        return float(np.mean((z > 0) == (y > 0.5)))
+
+
+LOSS_KINDS = {kind.name: kind for kind in (
+    LossKind("softmax_cross_entropy", codes.LOSS_SOFTMAX_CROSS_ENTROPY, True,
+             lambda z, y, backend: _softmax_cross_entropy(z, y, None, backend), softmax),
+    LossKind("binary_cross_entropy", codes.LOSS_BINARY_CROSS_ENTROPY, False,
+             lambda z, y, backend: binary_cross_entropy(z, y, backend=backend), sigmoid),
+    LossKind("mean_squared_error", codes.LOSS_MEAN_SQUARED_ERROR, False,
+             lambda z, y, backend: mean_squared_error(z, y, backend=backend), None),
+)}

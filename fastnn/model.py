@@ -12,19 +12,32 @@ optimizer-state buffers, the batch-norm running statistics and, during
 device arrays in place) and keeps every step on the device: batch costs and
 gradient norms accumulate in small device buffers read once per epoch.
 """
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from numpy.typing import ArrayLike, DTypeLike
+
+if TYPE_CHECKING:
+    from .callbacks import Callback
+    from .optim import Optimizer
+    from .schedules import Schedule
+
 import contextlib
-import sys
 import time
 
 import numpy as np
 
-from . import _arrays, _checks
-from ._backend import kernels, resolve
-from .activations import sigmoid
+from . import _arrays, _checks, training
+from ._backend import resolve
 from .layers import Dense, Dropout, Layer
-from .losses import _CHECKED_TARGETS, LOSSES, LossOutput, softmax
+from .losses import LOSS_KINDS, LossOutput
 from .params import Parameters
 from .regularization import l1_penalty, l2_penalty
+
+__all__ = ["Sequential", "History", "DivergenceError"]
 
 
 class DivergenceError(FloatingPointError):
@@ -42,7 +55,7 @@ class History:
     see vanishing or exploding gradients.
     """
 
-    def __init__(self, has_validation):
+    def __init__(self, has_validation) -> None:
         self.has_validation = has_validation
         self.history = {"cost": [], "accuracy": [], "lr": [], "time": []}
         if has_validation:
@@ -64,110 +77,6 @@ def _check_cost(cost, epoch, batch, step, optimizer):
             f"the cost became {cost} at epoch {epoch}, batch {batch} (step {step}, "
             f"lr={optimizer.lr:g}): lower the learning rate, check the inputs' scale "
             "(fastnn.Standardizer) or the initialization")
-
-
-class _DeviceBook:
-    """``fit``'s per-epoch bookkeeping for a model on the GPU.
-
-    ``costs[b]``: batch b's cost times its size (regularization included);
-    ``norms[l]``: the sum over the epoch's batches of dense layer l's ||dW||.
-    Both are float64 device buffers filled by the metrics kernels and read
-    once per epoch, so a step never waits for the GPU.
-    """
-
-    def __init__(self, model, n_batches, x, y):
-        self.model, self.x, self.y = model, x, y
-        self.k = kernels("cuda")
-        like = model.parameters().data
-        # each Dense layer's W, in layer order: a segment of the flat gradient
-        offsets = {name: (off, int(np.prod(shp))) for name, off, shp in model.parameters().layout}
-        seg = [offsets[f"{i}.W"] for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
-        self.starts = _arrays.as_device(np.array([o for o, _ in seg], np.int64))
-        self.stops = _arrays.as_device(np.array([o + n for o, n in seg], np.int64))
-        self.costs = _arrays.zeros(n_batches, np.float64, like=like)
-        self.norms = _arrays.zeros(len(seg), np.float64, like=like)
-        self.b = 0                                  # the next batch's slot in costs
-        self.xs = self.ys = None
-
-    def shuffle(self, perm):
-        """The epoch's shuffled copies of the dataset, gathered on the device."""
-        x, y = self.x, self.y
-        if self.xs is None:
-            self.xs, self.ys = _arrays.empty_like(x), _arrays.empty_like(y)
-        idx = _arrays.as_device(perm.astype(np.intp))           # m indices: the epoch's one upload
-        self.k.data.gather_rows(self.xs, x, idx)
-        rows = y.shape[0]
-        self.k.data.gather_rows(self.ys.reshape(rows, y.size // rows), y.reshape(rows, y.size // rows), idx)
-        return self.xs, self.ys
-
-    def trainer(self, optimizer):
-        from .regularization import _penalty_partials
-        model, mk = self.model, self.k.metrics
-        p = model.parameters()
-        penalties = [(op, lam, scale) for op, lam, scale in
-                     (("l2_penalty", model.l2, 1.0), ("l1_penalty", model.l1, 0.5)) if lam]
-
-        def train(xb, yb):
-            b, bs = self.b, xb.shape[0]
-            p.zero_grad()
-            logits = model._forward(xb, True)
-            out = _CHECKED_TARGETS[model.loss](logits, yb, "cuda")
-            mk.sum_into(self.costs, b, out.per_example, 1.0)
-            for op, lam, scale in penalties:
-                # the batch's penalty lam/(2 bs) * sum, times bs
-                for part in _penalty_partials(op, p.data[:p.n_decay], p.grad[:p.n_decay], lam, bs, scale, "cuda"):
-                    mk.sum_into(self.costs, b, part, lam / 2)
-            model.backward(out.grad)
-            mk.segment_norms(self.norms, p.grad, self.starts, self.stops)
-            optimizer.step()
-            self.b = b + 1
-            return None, None
-
-        return train
-
-    def read(self):
-        """(costs, norms) of the epoch on the host; the buffers restart at zero."""
-        costs, norms = self.costs.copy_to_host(), self.norms.copy_to_host()
-        n, self.b = self.b, 0
-        _arrays.fill(self.costs, 0)
-        _arrays.fill(self.norms, 0)
-        return costs[:n], norms
-
-
-class _Progress:
-    """Progress per epoch on a terminal: tqdm when installed (the ``progress``
-    extra), else a one-line bar; nothing when not a TTY or when quiet."""
-
-    def __init__(self, epochs, verbose):
-        if verbose is None:
-            verbose = sys.stderr.isatty()
-        self.on, self.epochs, self.bar = bool(verbose), epochs, None
-
-    def update(self, epoch, logs):
-        if not self.on:
-            return
-        if epoch == 0:
-            # the bar starts at the end of the first epoch, when what compiles
-            # has compiled: a compile notice then has its line to itself
-            try:
-                from tqdm.auto import tqdm
-                self.bar = tqdm(total=self.epochs, unit="epoch", leave=True)
-            except ImportError:
-                pass
-        text = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k not in ("time",) and v is not None)
-        if self.bar is not None:
-            self.bar.set_postfix_str(text)
-            self.bar.update(1)
-        else:
-            done = int(30 * (epoch + 1) / self.epochs)
-            sys.stderr.write(f"\r[{'#' * done}{'.' * (30 - done)}] epoch {epoch + 1}/{self.epochs} {text}")
-            sys.stderr.flush()
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-        elif self.on:
-            sys.stderr.write("\n")
 
 
 class Sequential:
@@ -198,14 +107,16 @@ class Sequential:
     5
     """
 
-    def __init__(self, layers, loss="softmax_cross_entropy", l2=0.0, l1=0.0, dtype=np.float64,
-                 backend=None, seed=0):
+    def __init__(self, layers: Sequence[Layer], loss: str = "softmax_cross_entropy", l2: float = 0.0,
+                 l1: float = 0.0, dtype: DTypeLike = np.float64, backend: str | None = None,
+                 seed: int = 0) -> None:
         layers = list(layers)
         if not layers or not all(isinstance(layer, Layer) for layer in layers):
             raise TypeError("layers must be a non-empty list of fastnn layers")
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        if loss not in LOSS_KINDS:
+            raise ValueError(f"loss must be one of {sorted(LOSS_KINDS)}, got {loss!r}")
         self.layers, self.loss = layers, loss
+        self._loss = LOSS_KINDS[loss]
         self.l2 = _checks.scalar("l2", l2, low=0.0)
         self.l1 = _checks.scalar("l1", l1, low=0.0)
         self.dtype = np.dtype(dtype)
@@ -239,17 +150,17 @@ class Sequential:
                        device=self.device)
 
     # --- parameters --------------------------------------------------------
-    def parameters(self):
+    def parameters(self) -> Parameters:
         """The model's ``fastnn.Parameters`` (flat buffer), for an optimizer."""
         return self._params
 
-    def get_weights(self):
+    def get_weights(self) -> list[list[np.ndarray]]:
         """A list with one list of arrays per layer, in layer order: ``[W, b]``
         for Dense (``[W]`` without bias; W is (in, out)), ``[gamma, beta]`` for
         BatchNorm, ``[]`` for layers without parameters. Host (NumPy) copies."""
         return [[_arrays.host_copy(layer.params[n]) for n in layer.param_shapes] for layer in self.layers]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: list[list[np.ndarray]]) -> None:
         """Inverse of ``get_weights``; shapes must match exactly."""
         if len(weights) != len(self.layers):
             raise ValueError(f"weights has {len(weights)} entries for {len(self.layers)} layers")
@@ -312,7 +223,7 @@ class Sequential:
         host = _arrays.to_host(y) if on_device else np.asarray(y)
         if host.ndim == 0 or host.shape[0] != m:
             raise ValueError(f"{name} has {host.shape[0] if host.ndim else 0} examples, X has {m}")
-        if self.loss == "softmax_cross_entropy":
+        if self._loss.labels:
             if host.ndim != 1 or host.dtype.kind not in "iu":
                 raise ValueError(f"{name} must be 1-D integer class labels for softmax_cross_entropy")
             lo, hi = int(host.min()), int(host.max())
@@ -339,7 +250,7 @@ class Sequential:
         return _arrays.to_host(result) if self.device and not _arrays.is_device(given) else result
 
     # --- forward / backward -------------------------------------------------
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """Logits of the last layer for ``x`` (m, in_features): a NumPy array
         for host input, a device array for device input."""
         x_ = self._x(x, "x")
@@ -354,14 +265,14 @@ class Sequential:
             logits, per_example = compiled_forward(self, x, y)
             return logits, (None if y is None else LossOutput(None, per_example))
         logits = self._forward(x, False)
-        return logits, (None if y is None else _CHECKED_TARGETS[self.loss](logits, y, self.backend))
+        return logits, (None if y is None else self._loss.checked(logits, y, self.backend))
 
     def _forward(self, x, training):
         for layer in self.layers:
             x = layer.forward(x, training)
         return x
 
-    def backward(self, dlogits):
+    def backward(self, dlogits: np.ndarray) -> np.ndarray:
         """Backpropagate d(cost)/d(logits); parameter gradients accumulate."""
         for layer in reversed(self.layers):
             dlogits = layer.backward(dlogits)
@@ -377,7 +288,7 @@ class Sequential:
             cost += l1_penalty(w, g, self.l1, m, backend=self.backend)
         return cost
 
-    def loss_and_grads(self, X, y):
+    def loss_and_grads(self, X: ArrayLike, y: ArrayLike) -> float:
         """Zero the gradients, then forward (training), cost with
         regularization, and backward. Returns the cost; the gradients are in
         ``parameters().grad``. (What ``train_step`` and gradient checks use.)"""
@@ -385,12 +296,12 @@ class Sequential:
         y = self._y(y, x.shape[0])
         self._params.zero_grad()
         logits = self._forward(x, training=True)
-        out = _CHECKED_TARGETS[self.loss](logits, y, self.backend)
+        out = self._loss.checked(logits, y, self.backend)
         cost = out.cost + self._penalties(x.shape[0])
         self.backward(out.grad)
         return cost
 
-    def train_step(self, xb, yb, optimizer):
+    def train_step(self, xb: ArrayLike, yb: ArrayLike, optimizer: Optimizer) -> float:
         """One step of mini-batch gradient descent; returns the batch's cost."""
         if optimizer.params is not self._params:
             raise ValueError("optimizer was built for other parameters; use model.parameters()")
@@ -399,61 +310,37 @@ class Sequential:
         return cost
 
     # --- inference ----------------------------------------------------------
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities: softmax rows, or sigmoid outputs for BCE
         (where the input lives, like ``forward``)."""
-        if self.loss == "mean_squared_error":
+        if not self._loss.classifier:
             raise ValueError("predict_proba needs a classification loss")
         logits, _ = self._infer(self._x(X))
-        if self.loss == "softmax_cross_entropy":
-            p = softmax(logits, backend=self.backend)
-        else:
-            p = sigmoid(logits, backend=self.backend)
-        return self._like_input(p, X)
+        return self._like_input(self._loss.probabilities(logits, self.backend), X)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Class labels (argmax, or logit > 0, i.e. sigmoid > 0.5, for BCE) as a
         NumPy array, or the outputs for MSE (where the input lives)."""
-        if self.loss == "mean_squared_error":
+        if not self._loss.classifier:
             return self.forward(X)
-        # argmax and the sign of the logits decide, as in ``evaluate``: no softmax or sigmoid needed
-        z = _arrays.to_host(self._infer(self._x(X))[0])
-        if self.loss == "softmax_cross_entropy":
-            return z.argmax(axis=1)
-        labels = (z > 0).astype(np.int64)
-        return labels[:, 0] if labels.shape[1] == 1 else labels
+        return self._loss.predict(_arrays.to_host(self._infer(self._x(X))[0]))
 
-    def evaluate(self, X, y):
+    def evaluate(self, X: ArrayLike, y: ArrayLike) -> dict[str, float | None]:
         """``{"cost": data cost, "accuracy": fraction right (None for MSE)}``, inference mode."""
         x = self._x(X)
         return self._evaluate(x, self._y(y, x.shape[0]))
 
     def _evaluate(self, x, yy):
         logits, out = self._infer(x, yy)
-        if self.device:                   # two float64 sums on the device, one read
-            mk = kernels("cuda").metrics
-            sums = _arrays.zeros(2, np.float64, like=logits)
-            mk.sum_into(sums, 0, out.per_example, 1.0)
-            if self.loss == "softmax_cross_entropy":
-                mk.argmax_hits(sums, 1, logits, yy)
-            elif self.loss == "binary_cross_entropy":
-                mk.threshold_hits(sums, 1, logits, yy)
-            cost, hits = sums.copy_to_host()
-            m = x.shape[0]
-            acc = None if self.loss == "mean_squared_error" else float(hits) / (
-                m if self.loss == "softmax_cross_entropy" else logits.size)
-            return {"cost": float(cost) / m, "accuracy": acc}
-        if self.loss == "softmax_cross_entropy":
-            acc = float(np.mean(logits.argmax(axis=1) == yy))
-        elif self.loss == "binary_cross_entropy":
-            acc = float(np.mean((logits > 0) == (yy > 0.5)))
-        else:
-            acc = None
-        return {"cost": out.cost, "accuracy": acc}
+        if self.device:
+            return training.device_evaluate(self, x, yy, logits, out)
+        return {"cost": out.cost, "accuracy": self._loss.correct(logits, yy)}
 
     # --- training -------------------------------------------------------------
-    def fit(self, X, y, optimizer, epochs=1, batch_size=64, schedule=None, validation_data=None,
-            shuffle=True, seed=0, callbacks=(), verbose=None, compiled=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, optimizer: Optimizer, epochs: int = 1, batch_size: int = 64,
+            schedule: Schedule | None = None, validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+            shuffle: bool = True, seed: int = 0, callbacks: Sequence[Callback] = (),
+            verbose: bool | None = None, compiled: bool | None = None) -> History:
         """Mini-batch gradient descent with the course's partition.
 
         Each epoch shuffles (X, y) with a generator seeded by ``seed`` (unless
@@ -479,10 +366,8 @@ class Sequential:
         """
         if optimizer.params is not self._params:
             raise ValueError("optimizer was built for other parameters; use model.parameters()")
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        epochs = _checks.positive_int("epochs", epochs)
+        batch_size = _checks.positive_int("batch_size", batch_size)
         x_all = self._x(X)
         y_all = self._y(y, x_all.shape[0])
         m = x_all.shape[0]
@@ -493,28 +378,12 @@ class Sequential:
         callbacks = list(callbacks)
         for cb in callbacks:
             cb.on_train_begin(self, history)
-        dense = {f"{i}.Dense": layer for i, layer in enumerate(self.layers) if isinstance(layer, Dense)}
+        dense = [f"{i}.Dense" for i, layer in enumerate(self.layers) if isinstance(layer, Dense)]
         for name in dense:
             history.grad_norms[name] = []
-        from .compiled import CompiledStep, supported
-        if compiled is None:
-            compiled = supported(self, optimizer) is None
-        if compiled:
-            step_fn = CompiledStep(self, optimizer, min(batch_size, m))
-            dense_idx = np.array([i for i, layer in enumerate(self.layers) if isinstance(layer, Dense)], int)
-
-            def train(xb, yb):
-                cost = step_fn(xb, yb)
-                return cost, step_fn.gnorms[dense_idx]
-        elif self.device:
-            book = _DeviceBook(self, (m + batch_size - 1) // batch_size, x_all, y_all)
-            train = book.trainer(optimizer)
-        else:
-            def train(xb, yb):
-                cost = self.train_step(xb, yb, optimizer)
-                return cost, np.array([float(np.linalg.norm(layer.grads["W"])) for layer in dense.values()])
+        trainer = training.trainer_for(self, optimizer, compiled, batch_size, x_all, y_all)
         rng = np.random.default_rng(seed)
-        progress = _Progress(epochs, verbose)
+        progress = training.Progress(epochs, verbose)
         step = 0
         quiet = contextlib.ExitStack()
         if verbose is False:                              # no compile notice either
@@ -526,26 +395,23 @@ class Sequential:
                 if schedule is not None and schedule.per == "epoch":
                     optimizer.lr = schedule(epoch)
                 lr_used = optimizer.lr
-                if shuffle:
-                    perm = rng.permutation(m)
-                    xs, ys = book.shuffle(perm) if self.device else (x_all[perm], y_all[perm])
-                else:
-                    xs, ys = x_all, y_all
+                xs, ys = trainer.shuffle(rng.permutation(m)) if shuffle else (x_all, y_all)
                 total, norms = 0.0, np.zeros(len(dense))
                 batches = 0
                 for start in range(0, m, batch_size):
                     if schedule is not None and schedule.per == "step":
                         optimizer.lr = schedule(step)
                     xb, yb = xs[start:start + batch_size], ys[start:start + batch_size]
-                    cost, gn = train(xb, yb)
+                    cost, gn = trainer.step(xb, yb)
                     if cost is not None:                  # host: checked every step
                         _check_cost(cost, epoch, batches, step, optimizer)
                         total += cost * xb.shape[0]
                         norms += gn
                     batches += 1
                     step += 1
-                if self.device:                           # device: one read per epoch
-                    costs, norms = book.read()
+                on_device = trainer.read()                # device: one read per epoch
+                if on_device is not None:
+                    costs, norms = on_device
                     for b, c in enumerate(costs):
                         _check_cost(c, epoch, b, step - batches + b, optimizer)
                     total = float(np.sum(costs))
@@ -570,7 +436,7 @@ class Sequential:
         return history
 
     # --- description ----------------------------------------------------------
-    def summary(self):
+    def summary(self) -> str:
         """A table of layers, output shapes and parameter counts (a string)."""
         lines = [f"{'#':<4}{'layer':<44}{'output':<12}{'params':>10}"]
         features, total = self.in_features, 0
@@ -583,12 +449,12 @@ class Sequential:
                      f"{self._params.n_decay}); loss: {self.loss}; l2={self.l2} l1={self.l1}")
         return "\n".join(lines)
 
-    def config(self):
+    def config(self) -> dict:
         return {"loss": self.loss, "l2": self.l2, "l1": self.l1, "dtype": self.dtype.name,
                 "seed": self.seed,
                 "layers": [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers]}
 
-    def save(self, path, optimizer=None):
+    def save(self, path: str | os.PathLike, optimizer: Optimizer | None = None) -> str:
         """Config, weights, buffers (and optimizer state) in one ``.npz``; see ``fastnn.load``."""
         from .checkpoint import save
         return save(self, path, optimizer)

@@ -4,7 +4,7 @@
 ``fastnn.Parameters`` (``model.parameters()``) and update *all* of it with
 one kernel call per ``step()``, reading the flat gradient buffer. Update
 rules, conventions (the course's momentum, where eps sits, bias correction)
-and their differences from PyTorch: ``fastnn/kernels/ref/optim.py``.
+and their differences from PyTorch: ``kernels/ref/optim.py``.
 
 ``weight_decay`` applies to the tensors the Parameters mark for decay (the
 weights). In SGD, Momentum, RMSprop and Adam it is coupled L2 (added to the
@@ -12,11 +12,17 @@ gradient); in AdamW it is decoupled (the parameter shrinks by
 ``lr * weight_decay`` before the Adam update). For the course's L2 term in
 the cost, see ``fastnn.l2_penalty``.
 """
+from __future__ import annotations
+
 import numpy as np
 
 from . import _arrays, _checks
 from ._backend import kernels
+from .kernels import codes
 from .params import Parameters
+
+__all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW", "OPTIMIZERS",
+           "ExponentialAverage", "exponential_average"]
 
 
 def _nonneg(name, value):
@@ -35,11 +41,19 @@ def _eps(value):
 
 
 class Optimizer:
-    """Base class: the flat state buffers, ``step``, ``zero_grad`` and state dicts."""
+    """Base class: the flat state buffers, ``step``, ``zero_grad`` and state dicts.
+
+    A subclass that the compiled training step (``kernels/cpu/step.py``) can
+    run names its ``compiled_code`` (``kernels/codes.py``: ``OPT_*``) in its
+    own class body and fills its slots of the step's hyperparameters in
+    ``compiled_hyper``; one that does not is stepped layer by layer.
+    """
 
     state_names = ()
+    compiled_code = None
 
-    def __init__(self, params, lr, weight_decay=0.0, backend=None):
+    def __init__(self, params: Parameters, lr: float, weight_decay: float = 0.0,
+                 backend: str | None = None) -> None:
         if not isinstance(params, Parameters):
             raise TypeError("params must be a fastnn.Parameters (e.g. model.parameters()), "
                             f"got {type(params).__name__}")
@@ -60,25 +74,45 @@ class Optimizer:
     def lr(self, value):
         self._lr = _nonneg("lr", value)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Set every gradient to zero (backward kernels accumulate)."""
         self.params.zero_grad()
 
-    def step(self):
+    def step(self) -> None:
         """One fused update of every parameter from ``params.grad``."""
         self.t += 1
         c = self.params.dtype.type
         self._update(kernels(self.backend, params=self.params.data).optim, c)
 
-    def hyperparameters(self):
+    def hyperparameters(self) -> dict:
         return {"lr": self.lr, "weight_decay": self.weight_decay}
 
-    def state_dict(self):
+    @classmethod
+    def compiles(cls):
+        """Whether the compiled training step runs this class: only when the
+        class itself names a ``compiled_code`` (a subclass that changes the
+        update must not inherit its parent's code)."""
+        return vars(cls).get("compiled_code") is not None
+
+    def compiled_hyper(self, hyper):
+        """Write this step's hyperparameters into ``hyper`` (float64,
+        ``codes.HYPER_SLOTS``) after ``t`` has counted the step."""
+        hyper[:] = 0.0
+        hyper[codes.HYPER_LR] = self.lr
+        hyper[codes.HYPER_WEIGHT_DECAY] = self.weight_decay
+
+    def compiled_state(self, empty):
+        """The state buffers the compiled step updates, ``empty`` for those
+        this optimizer lacks."""
+        names = self.state_names + ("", "")
+        return tuple(self.state[n] if n else empty for n in names[:2])
+
+    def state_dict(self) -> dict:
         """Type, step count, hyperparameters and copies of the state buffers."""
         return {"type": type(self).__name__, "t": self.t, "hyper": self.hyperparameters(),
                 "state": {k: _arrays.host_copy(v) for k, v in self.state.items()}}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict) -> Optimizer:
         """Restore what ``state_dict`` gave; refuses another optimizer's state."""
         if state.get("type") != type(self).__name__:
             raise ValueError(f"state is for {state.get('type')!r}, not {type(self).__name__}")
@@ -116,7 +150,10 @@ class SGD(Optimizer):
     array([[0.5, 0.5]])
     """
 
-    def __init__(self, params, lr=0.01, weight_decay=0.0, backend=None):
+    compiled_code = codes.OPT_SGD
+
+    def __init__(self, params: Parameters, lr: float = 0.01, weight_decay: float = 0.0,
+                 backend: str | None = None) -> None:
         super().__init__(params, lr, weight_decay, backend)
 
     def _update(self, k, c):
@@ -132,13 +169,19 @@ class Momentum(Optimizer):
     as this with ``lr_torch = lr * (1 - beta)``.
     """
     state_names = ("v",)
+    compiled_code = codes.OPT_MOMENTUM
 
-    def __init__(self, params, lr=0.01, beta=0.9, weight_decay=0.0, backend=None):
+    def __init__(self, params: Parameters, lr: float = 0.01, beta: float = 0.9, weight_decay: float = 0.0,
+                 backend: str | None = None) -> None:
         super().__init__(params, lr, weight_decay, backend)
         self.beta = _beta("beta", beta)
 
-    def hyperparameters(self):
+    def hyperparameters(self) -> dict:
         return {**super().hyperparameters(), "beta": self.beta}
+
+    def compiled_hyper(self, hyper):
+        super().compiled_hyper(hyper)
+        hyper[codes.HYPER_BETA1] = self.beta
 
     def _update(self, k, c):
         p = self.params
@@ -153,14 +196,21 @@ class RMSprop(Optimizer):
     ``beta`` here); optax and TensorFlow put it inside.
     """
     state_names = ("s",)
+    compiled_code = codes.OPT_RMSPROP
 
-    def __init__(self, params, lr=0.01, beta=0.9, eps=1e-8, weight_decay=0.0, backend=None):
+    def __init__(self, params: Parameters, lr: float = 0.01, beta: float = 0.9, eps: float = 1e-8,
+                 weight_decay: float = 0.0, backend: str | None = None) -> None:
         super().__init__(params, lr, weight_decay, backend)
         self.beta = _beta("beta", beta)
         self.eps = _eps(eps)
 
-    def hyperparameters(self):
+    def hyperparameters(self) -> dict:
         return {**super().hyperparameters(), "beta": self.beta, "eps": self.eps}
+
+    def compiled_hyper(self, hyper):
+        super().compiled_hyper(hyper)
+        hyper[codes.HYPER_BETA1] = self.beta
+        hyper[codes.HYPER_EPS] = self.eps
 
     def _update(self, k, c):
         p = self.params
@@ -177,23 +227,37 @@ class Adam(Optimizer):
     coupled L2; for decoupled decay use ``AdamW``.
     """
     state_names = ("m", "v")
+    compiled_code = codes.OPT_ADAM
     decoupled = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, backend=None):
+    def __init__(self, params: Parameters, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, backend: str | None = None) -> None:
         super().__init__(params, lr, weight_decay, backend)
         if len(tuple(betas)) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (_beta("betas[0]", betas[0]), _beta("betas[1]", betas[1]))
         self.eps = _eps(eps)
 
-    def hyperparameters(self):
+    def hyperparameters(self) -> dict:
         return {**super().hyperparameters(), "betas": self.betas, "eps": self.eps}
+
+    def bias_corrections(self):
+        """``(1 - beta1^t, 1 - beta2^t)`` for the current step, in float64 on
+        the host (both the layer path and the compiled step use these)."""
+        b1, b2 = self.betas
+        return 1.0 - b1 ** self.t, 1.0 - b2 ** self.t
+
+    def compiled_hyper(self, hyper):
+        super().compiled_hyper(hyper)
+        hyper[codes.HYPER_BETA1], hyper[codes.HYPER_BETA2] = self.betas
+        hyper[codes.HYPER_EPS] = self.eps
+        hyper[codes.HYPER_DECOUPLED] = 1.0 if self.decoupled else 0.0
+        hyper[codes.HYPER_BC1], hyper[codes.HYPER_BC2] = self.bias_corrections()
 
     def _update(self, k, c):
         p = self.params
         b1, b2 = self.betas
-        bc1 = 1.0 - b1 ** self.t                      # float64 on the host
-        bc2 = 1.0 - b2 ** self.t
+        bc1, bc2 = self.bias_corrections()
         k.adam_update(p.data, p.grad, self.state["m"], self.state["v"], c(self.lr), c(b1), c(b2),
                       c(self.eps), c(self.weight_decay), self.decoupled, p.n_decay, bc1, bc2)
 
@@ -203,9 +267,11 @@ class AdamW(Adam):
     parameter shrinks by ``lr * weight_decay`` before the Adam update,
     instead of the decay entering the gradient and being rescaled by Adam's
     moments. Default ``weight_decay=0.01`` as in PyTorch."""
+    compiled_code = codes.OPT_ADAM
     decoupled = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, backend=None):
+    def __init__(self, params: Parameters, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.01, backend: str | None = None) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, backend)
 
 
@@ -228,7 +294,7 @@ class ExponentialAverage:
     10.0
     """
 
-    def __init__(self, beta, bias_correction=False):
+    def __init__(self, beta: float, bias_correction=False) -> None:
         self.beta = _beta("beta", beta)
         self.bias_correction = bool(bias_correction)
         self.t = 0

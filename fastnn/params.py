@@ -13,9 +13,16 @@ With ``device=True`` both buffers live on the GPU (numba device arrays) and
 the views are device views: the cuda backend's optimizers and layers then
 work in place, and only ``state_dict``/``load_state_dict`` cross the bus.
 """
+from __future__ import annotations
+
+from collections.abc import Iterable
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import _arrays, _checks
+
+__all__ = ["Parameters"]
 
 
 class Parameters:
@@ -36,7 +43,8 @@ class Parameters:
     (9, 6, True)
     """
 
-    def __init__(self, tensors, dtype=np.float64, decay=None, device=False):
+    def __init__(self, tensors: dict[str, ArrayLike], dtype: DTypeLike = np.float64,
+                 decay: Iterable[str] | None = None, device: bool = False) -> None:
         dt = np.dtype(dtype)
         if dt not in _checks.FLOAT_DTYPES:
             raise TypeError(f"dtype must be float32 or float64, got {dt}")
@@ -102,7 +110,7 @@ class Parameters:
         """Tensor names in buffer order."""
         return [n for n, _, _ in self.layout]
 
-    def grad_of(self, name):
+    def grad_of(self, name: str) -> np.ndarray:
         """The gradient view of one tensor."""
         return self._grads[name]
 
@@ -110,18 +118,18 @@ class Parameters:
         """dict name -> gradient view."""
         return dict(self._grads)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         _arrays.fill(self.grad, 0)
 
     @property
     def size(self):
         return self.data.size
 
-    def state_dict(self):
+    def state_dict(self) -> dict:
         """Host copies of every tensor, by name (for ``fastnn.io.save_npz``)."""
         return {name: _arrays.host_copy(self._views[name]) for name in self.names()}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict) -> Parameters:
         """Copy tensors back in; names, shapes and dtype must match exactly."""
         missing = set(self._views) - set(state)
         extra = set(state) - set(self._views)

@@ -7,22 +7,26 @@ Weights only, never biases (nor batch norm's gamma and beta). This is not
 decoupled weight decay: AdamW's ``weight_decay`` shrinks parameters inside
 the update, while these terms are gradients that go through the optimizer
 (under Adam they are rescaled by the moments). Formulas and the
-deterministic chunked sum: ``fastnn/kernels/ref/regularization.py``.
+deterministic chunked sum: ``kernels/ref/regularization.py``.
 """
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import numpy as np
 
 from . import _arrays, _checks
 from ._backend import kernels
 from .kernels.ref.regularization import CHUNK
 
+__all__ = ["l2_penalty", "l1_penalty"]
+
 
 def _penalty_partials(op, weights, grads, lambd, batch_size, grad_scale, backend):
     """Add the gradient terms; return the chunked partial sums (float64
     arrays, where the weights live) whose total times lambd/(2m) is the cost."""
     lambd = _checks.scalar("lambd", lambd, low=0.0)
-    if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int (the m in lambd/m), got {batch_size!r}")
+    _checks.positive_int("batch_size", batch_size, why=" (the m in lambd/m)")
     def one(a):
         return isinstance(a, np.ndarray) or _arrays.is_device(a)
     ws = [weights] if one(weights) else list(weights)
@@ -46,7 +50,8 @@ def _penalty(op, weights, grads, lambd, batch_size, grad_scale, backend):
     return float(lambd) / (2 * batch_size) * total
 
 
-def l2_penalty(weights, grads, lambd, batch_size, *, backend=None):
+def l2_penalty(weights: np.ndarray | Sequence[np.ndarray], grads: np.ndarray | Sequence[np.ndarray],
+               lambd: float, batch_size: int, *, backend: str | None = None) -> float:
     """Add ``lambd/m * W`` to each gradient; return ``lambd/(2m) * sum ||W||^2``.
 
     Parameters
@@ -64,6 +69,7 @@ def l2_penalty(weights, grads, lambd, batch_size, *, backend=None):
     return _penalty("l2_penalty", weights, grads, lambd, batch_size, 1.0, backend)
 
 
-def l1_penalty(weights, grads, lambd, batch_size, *, backend=None):
+def l1_penalty(weights: np.ndarray | Sequence[np.ndarray], grads: np.ndarray | Sequence[np.ndarray],
+               lambd: float, batch_size: int, *, backend: str | None = None) -> float:
     """Add ``lambd/(2m) * sign(W)`` to each gradient; return ``lambd/(2m) * sum |W|``."""
     return _penalty("l1_penalty", weights, grads, lambd, batch_size, 0.5, backend)

@@ -16,10 +16,16 @@ schedule_lr_decay          ``InverseTimeDecay(lr0, decay_rate, decay_steps=
 discrete staircase         ``PiecewiseConstantDecay(boundaries, values)``
 =========================  =================================================
 """
+from __future__ import annotations
+
 import bisect
 import math
+from collections.abc import Sequence
 
 from . import _checks
+
+__all__ = ["Schedule", "Constant", "InverseTimeDecay", "ExponentialDecay", "InverseSqrtDecay",
+           "PiecewiseConstantDecay", "schedule_lr_decay"]
 
 PER = ("epoch", "step")
 
@@ -36,7 +42,7 @@ def _t(t):
 class Schedule:
     """Base class: ``schedule(t)`` gives the learning rate at epoch/step t."""
 
-    def __init__(self, per="epoch"):
+    def __init__(self, per: str = "epoch") -> None:
         if per not in PER:
             raise ValueError(f"per must be one of {PER}, got {per!r}")
         self.per = per
@@ -52,7 +58,7 @@ class Schedule:
 class Constant(Schedule):
     """lr0 at every t."""
 
-    def __init__(self, lr0, per="epoch"):
+    def __init__(self, lr0: float, per: str = "epoch") -> None:
         super().__init__(per)
         self.lr0 = _checks.scalar("lr0", lr0, low=0.0)
 
@@ -64,7 +70,8 @@ class InverseTimeDecay(Schedule):
     """``lr0 / (1 + decay_rate * t / decay_steps)``; with ``staircase`` the
     quotient is floored (Keras's ``InverseTimeDecay``)."""
 
-    def __init__(self, lr0, decay_rate, decay_steps=1, staircase=False, per="epoch"):
+    def __init__(self, lr0: float, decay_rate: float, decay_steps: int = 1, staircase: bool = False,
+                 per: str = "epoch") -> None:
         super().__init__(per)
         self.lr0 = _checks.scalar("lr0", lr0, low=0.0)
         self.decay_rate = _checks.scalar("decay_rate", decay_rate, low=0.0)
@@ -80,7 +87,8 @@ class ExponentialDecay(Schedule):
     """``lr0 * decay_rate ** (t / decay_steps)`` (floored with ``staircase``),
     Keras's ``ExponentialDecay``."""
 
-    def __init__(self, lr0, decay_rate, decay_steps=1, staircase=False, per="epoch"):
+    def __init__(self, lr0: float, decay_rate: float, decay_steps: int = 1, staircase: bool = False,
+                 per: str = "epoch") -> None:
         super().__init__(per)
         self.lr0 = _checks.scalar("lr0", lr0, low=0.0)
         self.decay_rate = _checks.scalar("decay_rate", decay_rate, low=0.0, low_open=True)
@@ -96,7 +104,7 @@ class InverseSqrtDecay(Schedule):
     """``lr0 * k / sqrt(t + 1)``: the course's ``k / sqrt(epoch_num) * lr0``
     with its epochs numbered from 1 (fastnn's t from 0)."""
 
-    def __init__(self, lr0, k=1.0, per="epoch"):
+    def __init__(self, lr0: float, k: float = 1.0, per: str = "epoch") -> None:
         super().__init__(per)
         self.lr0 = _checks.scalar("lr0", lr0, low=0.0)
         self.k = _checks.scalar("k", k, low=0.0, low_open=True)
@@ -109,7 +117,7 @@ class PiecewiseConstantDecay(Schedule):
     """``values[i]`` for ``boundaries[i-1] < t <= boundaries[i]`` (Keras's
     convention): len(values) == len(boundaries) + 1, boundaries increasing."""
 
-    def __init__(self, boundaries, values, per="epoch"):
+    def __init__(self, boundaries: Sequence[int], values: Sequence[float], per: str = "epoch") -> None:
         super().__init__(per)
         self.boundaries = [int(b) for b in boundaries]
         self.values = [_checks.scalar("values", v, low=0.0) for v in values]
@@ -123,7 +131,7 @@ class PiecewiseConstantDecay(Schedule):
         return self.values[bisect.bisect_left(self.boundaries, t)]
 
 
-def schedule_lr_decay(lr0, epoch, decay_rate, time_interval=1000):
+def schedule_lr_decay(lr0: float, epoch: int, decay_rate: float, time_interval: int = 1000) -> float:
     """The course's fixed-interval decay:
     ``lr0 / (1 + decay_rate * floor(epoch / time_interval))``."""
     return InverseTimeDecay(lr0, decay_rate, decay_steps=time_interval, staircase=True)(epoch)

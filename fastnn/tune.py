@@ -21,16 +21,25 @@ Every trial's result is appended to a JSON-lines log as soon as it ends;
 loses at most the trials in flight. A trial that raises or returns a
 non-finite metric is recorded as failed and the search goes on.
 """
+from __future__ import annotations
+
 import concurrent.futures as cf
 import json
 import math
 import os
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
 import numpy as np
+
+from . import _checks
+
+__all__ = ["Dimension", "Uniform", "LogUniform", "OneMinusLogUniform", "IntUniform", "Choice", "check_space",
+           "sample_trials", "warm_cache", "local_executor", "SerialExecutor", "SearchResult", "random_search",
+           "coarse_to_fine", "grid_search", "make_objective", "resume"]
 
 # --- search spaces ---------------------------------------------------------------
 
@@ -182,7 +191,7 @@ class Choice(Dimension):
         return f"Choice({self.options!r})"
 
 
-def check_space(space):
+def check_space(space: dict[str, Dimension]) -> None:
     """Validate a space (dict name -> Dimension) before any trial runs."""
     if not isinstance(space, dict) or not space:
         raise ValueError("space must be a non-empty dict of name -> Dimension")
@@ -195,7 +204,7 @@ def check_space(space):
     return space
 
 
-def sample_trials(space, n_trials, seed, first_id=0):
+def sample_trials(space: dict[str, Dimension], n_trials: int, seed: int, first_id: int = 0) -> list[dict]:
     """Reproducible trials: ``SeedSequence(seed).spawn`` gives one child per
     trial, which draws the trial's hyperparameters and its own seed."""
     check_space(space)
@@ -264,7 +273,7 @@ def warm_cache(dtypes=(np.float32, np.float64)):
         model.predict(X)
 
 
-def local_executor(workers=None, threads_per_worker=None):
+def local_executor(workers: int | None = None, threads_per_worker: int | None = None) -> cf.Executor:
     """A process pool on this machine's cores, numba threads capped per worker
     (workers x threads <= cores), processes started with ``spawn`` (forking a
     process whose OpenMP pool is running can deadlock)."""
@@ -425,8 +434,10 @@ def _run_all(objective, trials, metric, executor, log, resume):
     return records
 
 
-def random_search(objective, space, n_trials, seed=0, executor=None, metric="metric", mode="min",
-                  log=None, resume=False):
+def random_search(objective: Callable[[dict, int], float | dict], space: dict[str, Dimension], n_trials: int,
+                  seed: int = 0, executor: cf.Executor | None = None, metric: str = "metric",
+                  mode: str = "min", log: str | os.PathLike | None = None,
+                  resume: bool = False) -> SearchResult:
     """Random search: ``n_trials`` points sampled from ``space`` (on each
     dimension's scale), evaluated by ``objective(params, seed)``.
 
@@ -452,15 +463,17 @@ def random_search(objective, space, n_trials, seed=0, executor=None, metric="met
     check_space(space)
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ValueError(f"n_trials must be a positive int, got {n_trials!r}")
+    n_trials = _checks.positive_int("n_trials", n_trials)
     trials = sample_trials(space, n_trials, seed)
     records = _run_all(objective, trials, metric, executor, log, resume)
     return SearchResult(_sort(records, mode), space, metric, mode, [space])
 
 
-def coarse_to_fine(objective, space, rounds=2, n_trials=10, top_k=3, seed=0, executor=None, metric="metric",
-                   mode="min", log=None, resume=False, margin=0.1):
+def coarse_to_fine(objective: Callable[[dict, int], float | dict], space: dict[str, Dimension],
+                   rounds: int = 2, n_trials: int = 10, top_k: int = 3, seed: int = 0,
+                   executor: cf.Executor | None = None, metric: str = "metric", mode: str = "min",
+                   log: str | os.PathLike | None = None, resume: bool = False,
+                   margin: float = 0.1) -> SearchResult:
     """Random search in rounds: after each round, every dimension is narrowed
     to the range spanned by the ``top_k`` best trials so far (plus ``margin``
     of the current range on each side, in the dimension's own scale), and
@@ -469,10 +482,8 @@ def coarse_to_fine(objective, space, rounds=2, n_trials=10, top_k=3, seed=0, exe
     check_space(space)
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"rounds must be a positive int, got {rounds!r}")
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ValueError(f"top_k must be a positive int, got {top_k!r}")
+    rounds = _checks.positive_int("rounds", rounds)
+    top_k = _checks.positive_int("top_k", top_k)
     records, spaces, current = [], [], dict(space)
     for r in range(rounds):
         spaces.append(current)
@@ -487,7 +498,9 @@ def coarse_to_fine(objective, space, rounds=2, n_trials=10, top_k=3, seed=0, exe
     return SearchResult(_sort(records, mode), space, metric, mode, spaces)
 
 
-def grid_search(objective, grid, executor=None, metric="metric", mode="min", log=None, resume=False, seed=0):
+def grid_search(objective: Callable[[dict, int], float | dict], grid: dict[str, Sequence],
+                executor: cf.Executor | None = None, metric: str = "metric", mode: str = "min",
+                log: str | os.PathLike | None = None, resume: bool = False, seed: int = 0) -> SearchResult:
     """Every combination of ``grid`` (dict name -> list of values), for comparison.
 
     Prefer ``random_search``: with n values per hyperparameter a grid spends
@@ -541,7 +554,7 @@ class make_objective:
         model.evaluate(*self.train)
 
 
-def resume(path, lr=None, backend=None):
+def resume(path: str | os.PathLike, lr: float | None = None, backend: str | None = None) -> tuple:
     """Babysitting ("pandas"): load a checkpoint with its optimizer, optionally
     with a new learning rate, to continue ``fit`` from where it stopped."""
     from .checkpoint import load

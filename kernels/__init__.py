@@ -18,6 +18,6 @@ names and the same signatures. The contract:
 - float32 and float64; all arrays of one call share one dtype; scalars are
   passed as that dtype's scalar type.
 """
-from .codes import ACTIVATIONS, LINEAR, RELU, LEAKY_RELU, SIGMOID, TANH  # noqa: F401
+from .codes import ACTIVATIONS, LEAKY_RELU, LINEAR, RELU, SIGMOID, TANH  # noqa: F401
 
 BACKENDS = ("ref", "cpu", "cuda")

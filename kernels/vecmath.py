@@ -98,7 +98,7 @@ def fmuladd(a, b, c):
 
 # Typed and lowered directly, not as an ``@overload``: a call compiles to
 # the one LLVM intrinsic with no IR inlining pass per call site (as an
-# overload it cost the main job's cold compile 2 s more).
+# overload it cost the cold compile of python -m fastnn 2 s more).
 @type_callable(fmuladd)
 def _type_fmuladd(context):
     def typer(a, b, c):
@@ -130,12 +130,12 @@ def wide_vectors():
     element call it (activations, softmax, binary cross-entropy): on an
     Emerald Rapids Xeon, at 1M elements, sigmoid forward took 0.83x the
     time, tanh 0.75x, binary cross-entropy 0.70x and softmax 0.92x, with
-    memory-bound loops unchanged and no cost to the main job's cold
+    memory-bound loops unchanged and no cost to python -m fastnn's cold
     compile (``bench/NOTES.md``, "512-bit vectors").
 
     The polynomials do not call it themselves: then every function that
     evaluates one is compiled wide, the compiled training steps included,
-    and that cost the main job's cold compile about 2 s (median of six
+    and that cost python -m fastnn's cold compile about 2 s (median of six
     alternated cold runs). The results are the same bits at either
     width: nothing here reduces across lanes, and ``fmuladd`` fuses alike at
     every width. Where a machine has no 512-bit vectors (AVX2) or is not

@@ -67,7 +67,8 @@ def test_torch_agrees_when_installed():
 
 @pytest.mark.parametrize("backend", ["ref", "cpu"])
 def test_float32_large_mean_matches_float64(backend):
-    """1e4 + N(0, 1) in float32: no cancellation (float64 statistics, centred: two passes in ref, x - shift on the cpu)."""
+    """1e4 + N(0, 1) in float32: no cancellation (float64 statistics,
+    centred: two passes in ref, x - shift on the cpu)."""
     rng = np.random.default_rng(2)
     x32 = (1e4 + rng.standard_normal((512, 8))).astype(np.float32)
     g32, b32 = np.ones(8, np.float32), np.zeros(8, np.float32)

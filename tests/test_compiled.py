@@ -98,13 +98,13 @@ def _trained(dtype, loss="softmax_cross_entropy", out=4):
 def test_compiled_inference_equals_layer_by_layer(loss, out, dtype):
     # 600 rows: three blocks of INFER_ROWS, the last one short
     from fastnn.compiled import INFER_ROWS, compiled_forward
-    from fastnn.losses import _CHECKED_TARGETS
+    from fastnn.losses import LOSS_KINDS
     model, x, y = _trained(dtype, loss, out)
     assert x.shape[0] > 2 * INFER_ROWS
     logits, per_example = compiled_forward(model, x, y)
     expect = model._forward(x, training=False)          # layer by layer
     testing.assert_close(logits, expect, "reduction")
-    testing.assert_close(per_example, _CHECKED_TARGETS[loss](expect, y, "cpu").per_example, "reduction")
+    testing.assert_close(per_example, LOSS_KINDS[loss].checked(expect, y, "cpu").per_example, "reduction")
     ev = model.evaluate(x, y)
     assert ev["cost"] == pytest.approx(float(per_example.mean(dtype=np.float64)))
     if loss == "softmax_cross_entropy":

@@ -1,7 +1,7 @@
 """Every cpu kernel against the NumPy reference, float32 and float64, over
 shapes including 1, odd sizes and non-multiples of the kernels' blocks.
 
-Arguments come from fastnn.cases (gradient buffers start non-zero, so the
+Arguments come from fastnn.testing.cases (gradient buffers start non-zero, so the
 accumulation contract is checked too); tolerances come from fastnn.testing.
 """
 import os
@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastnn import testing
-from fastnn.cases import CASES, compare
 from fastnn.kernels import cpu, ref
+from fastnn.testing.cases import CASES, compare
 
 PARAMS = [(name, shape) for name, case in CASES.items() for shape in case.shapes]
 

@@ -1,4 +1,4 @@
-"""The main job, python -m fastnn."""
+"""python -m fastnn: the course's experiments, --check and --speed."""
 import subprocess
 import sys
 

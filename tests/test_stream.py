@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from fastnn.kernels.codes import ACTIVATIONS as ACTS, RELU
+from fastnn.kernels.codes import ACTIVATIONS as ACTS
+from fastnn.kernels.codes import RELU
 from fastnn.kernels.cpu import _stream, activations
 from fastnn.kernels.cpu._jit import kernel
 

@@ -9,6 +9,8 @@ import importlib.resources
 
 import numpy as np
 
+__all__ = ["circles", "moons", "spirals", "blobs", "load_digits", "DATASETS"]
+
 
 def _rng(seed):
     return np.random.default_rng(seed)

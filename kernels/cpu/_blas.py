@@ -175,6 +175,7 @@ def limit_blas_threads():
     ``FASTNN_BLAS_THREADS`` overrides the count.
     """
     import os
+
     import threadpoolctl
     threads = int(os.environ.get("FASTNN_BLAS_THREADS", "1"))
     controller = threadpoolctl.ThreadpoolController()

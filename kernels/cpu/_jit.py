@@ -51,7 +51,7 @@
   is only ever called from compiled code, so it is compiled without the
   CPython one either (``no_cpython_wrapper``). Each wrapper is lowered,
   optimised and turned into machine code again in every kernel that links
-  the function in, so the two cost the main job about 4 s of its cold
+  the function in, so the two cost python -m fastnn about 4 s of its cold
   compile (33.9-36.0 s against 29.4-32.6 s, alternated cold runs,
   2026-11-23). Calling such a kernel from
   Python would jump through a null entry point; its dispatcher is a
@@ -82,7 +82,8 @@ import time
 import types
 
 from numba import config, njit, prange  # noqa: F401  (prange re-exported for kernels)
-from numba.core import sigutils, types as nbtypes
+from numba.core import sigutils
+from numba.core import types as nbtypes
 from numba.core.caching import FunctionCache
 from numba.core.dispatcher import Dispatcher
 from numba.core.registry import CPUDispatcher
@@ -253,7 +254,7 @@ class _Kernel(CPUDispatcher):
     (``gemm_rows(dw, x, dz, True, False, ...)``, ``_view(acts, 0, ...)``)
     types it as a literal, and numba's dispatcher compiles a specialisation
     per literal value: gemm_rows and the BLAS call under it compiled three
-    times each in the main job. Kernels branch on such flags outside their
+    times each in python -m fastnn. Kernels branch on such flags outside their
     loops, so one compile serves every value; the caller casts its constant."""
 
     def get_call_template(self, args, kws):

@@ -122,21 +122,27 @@ class _Index(IndexDataCacheFile):
 _state = {}
 
 
+def _manifest():
+    """The shipped build's manifest and what of it differs from this
+    install: ``(manifest or None, [(field, shipped, here), ...])``."""
+    try:
+        with open(MANIFEST) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return None, []
+    from ._jit import source_digest
+    here = {"digest": source_digest(), "numba": numba.__version__, "python": "%d.%d" % sys.version_info[:2]}
+    return manifest, [(k, manifest.get(k), v) for k, v in here.items() if manifest.get(k) != v]
+
+
 def _levels():
     """The levels to look in on this host (cached): none when switched off,
     out of date, or for another numba or Python."""
     if "levels" not in _state:
         _state["levels"] = []
         if ENABLED:
-            try:
-                with open(MANIFEST) as f:
-                    manifest = json.load(f)
-            except (OSError, ValueError):
-                manifest = None
-            from ._jit import source_digest
-            if (manifest and manifest.get("numba") == numba.__version__
-                    and manifest.get("python") == "%d.%d" % sys.version_info[:2]
-                    and manifest.get("digest") == source_digest()):
+            manifest, differ = _manifest()
+            if manifest and not differ:
                 _state["levels"] = [lv for lv in usable_levels() if lv in manifest.get("levels", ())]
     return _state["levels"]
 
@@ -161,15 +167,13 @@ def why_not():
     (for the compile notice)."""
     if not ENABLED:
         return "FASTNN_PRECOMPILED=0"
-    try:
-        with open(MANIFEST) as f:
-            manifest = json.load(f)
-    except (OSError, ValueError):
+    manifest, differ = _manifest()
+    if manifest is None:
         return "this install has no shipped kernels"
-    from ._jit import source_digest
-    if manifest.get("digest") != source_digest():
+    fields = {k for k, _, _ in differ}
+    if "digest" in fields:
         return "the kernels' source differs from the shipped build"
-    if (manifest.get("numba"), manifest.get("python")) != (numba.__version__, "%d.%d" % sys.version_info[:2]):
+    if fields:
         return f"the shipped kernels are for numba {manifest.get('numba')} and Python {manifest.get('python')}"
     if not _levels():
         return "the shipped kernels need an x86-64 processor with AVX2"
@@ -179,22 +183,17 @@ def why_not():
 def current():
     """Whether the shipped entries match this source, numba and Python
     (a message saying what differs, or None when they do)."""
-    from ._jit import source_digest
-    try:
-        with open(MANIFEST) as f:
-            manifest = json.load(f)
-    except (OSError, ValueError) as e:
-        return f"no readable manifest ({e})"
-    want = {"digest": source_digest(), "numba": numba.__version__, "python": "%d.%d" % sys.version_info[:2]}
-    diff = [f"{k}: shipped {manifest.get(k)!r}, here {v!r}" for k, v in want.items() if manifest.get(k) != v]
-    return "; ".join(diff) or None
+    manifest, differ = _manifest()
+    if manifest is None:
+        return "no readable manifest"
+    return "; ".join(f"{k}: shipped {old!r}, here {new!r}" for k, old, new in differ) or None
 
 
 # ---- building (maintainers) ------------------------------------------------------------
 
 def _workload():
-    """Compile what a training run of any supported model uses: the main
-    job's experiments, the compiled step (serial and parallel) and
+    """Compile what a training run of any supported model uses: the
+    experiments of ``python -m fastnn``, the compiled step (serial and parallel) and
     inference for every loss and both dtypes, and every public kernel
     (``--check``)."""
     import contextlib

@@ -12,7 +12,6 @@ from ..vecmath import wide_vectors
 from . import _stream
 from ._jit import kernel, prange
 
-
 # f(z) and f'(z) per element: one body shared with the cuda backend
 act = kernel(scalar.act, inline=True)
 dact = kernel(scalar.dact, inline=True)
@@ -81,7 +80,7 @@ def activation_forward(out, x, act_code, alpha):
     (32x128 float32: relu 2x, sigmoid 8x the out-of-place time). Each loop
     is a kernel of its own, called per part: the activation switch then
     compiles once per loop and dtype, not again in this kernel and its
-    serial twin (two loops inlined here cost the main job 5 s of cold
+    serial twin (two loops inlined here cost python -m fastnn 5 s of cold
     compilation, and numba's SSA pass warned). A relu out of place into
     at least ``_stream.min_bytes()`` bytes is written with streaming stores
     (``_relu_streamed``).

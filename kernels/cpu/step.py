@@ -4,24 +4,20 @@ forward through every layer, the loss on the logits, the L2/L1 terms, the
 backward pass and the optimizer update, in one ``@njit`` function: a step
 costs the kernels plus one call's dispatch, instead of a Python round trip
 per op. It calls the same kernels as the layer-by-layer path (so the two
-agree to rounding), reading the network from an integer program:
+agree to rounding), reading the network from tables whose columns are named
+in ``kernels/codes.py``:
 
-prog[l] = (kind, act, has_bias, in, out, w_off, b_off, beta_off, stats_off, acts_off, mask_off)
-    kind      DENSE, ACT, DROPOUT or BATCHNORM
-    w_off     Dense: offset of W (in, out) in the flat parameter buffer
-    b_off     Dense: offset of b; BatchNorm: offset of gamma
-    beta_off  BatchNorm: offset of beta
-    stats_off BatchNorm: offset of its (mean, rstd) in ``stats`` and of its
-              (running_mean, running_var) in ``running`` (2 * out each)
-    acts_off  offset of the layer's output (batch, out) in ``acts``; its
-              gradient lives at the same offset in ``dacts``. The network's
-              input is copied to acts[0:batch*in0] first, so every layer
-              reads a view of one buffer.
-    mask_off  Dropout: offset of its packed keep bits in ``masks``. The
-              forward stores them and backward reads them: generating
-              Philox bits costs more than the rest of a small layer, so
-              they are generated once per step, not twice.
-fprog[l] = (alpha, keep_prob, momentum, eps)
+``prog``  one int64 row per layer: its kind, activation, sizes and the
+          offsets of its parameters, statistics, activations and dropout
+          mask (``PROG_*``). The network's input is copied to
+          ``acts[0:batch*in0]`` first, so every layer reads a view of one
+          buffer; a layer's gradient lives at its output's offset in
+          ``dacts``. Dropout's keep bits are stored by the forward and read
+          by the backward: generating Philox bits costs more than the rest
+          of a small layer, so they are generated once per step, not twice.
+``fprog`` one float64 row per layer (``FPROG_*``).
+``hyper`` the optimizer's hyperparameters for this step (``HYPER_*``),
+          bias corrections included: ``Optimizer.compiled_hyper`` fills it.
 
 Workspaces (``acts``, ``dacts``, ``dz``, ``loss``, ``probs``, ``partials``)
 are allocated by the caller for the largest batch.
@@ -31,6 +27,42 @@ import math
 
 import numpy as np
 
+from ..codes import (
+    FPROG_ALPHA,
+    FPROG_EPS,
+    FPROG_KEEP_PROB,
+    FPROG_MOMENTUM,
+    HYPER_BC1,
+    HYPER_BC2,
+    HYPER_BETA1,
+    HYPER_BETA2,
+    HYPER_DECOUPLED,
+    HYPER_EPS,
+    HYPER_LR,
+    HYPER_WEIGHT_DECAY,
+    KIND_ACT,
+    KIND_BATCHNORM,
+    KIND_DENSE,
+    KIND_DROPOUT,
+    LOSS_BINARY_CROSS_ENTROPY,
+    LOSS_NONE,
+    LOSS_SOFTMAX_CROSS_ENTROPY,
+    OPT_MOMENTUM,
+    OPT_RMSPROP,
+    OPT_SGD,
+    PROG_ACT,
+    PROG_ACTS_OFF,
+    PROG_B_OFF,
+    PROG_BETA_OFF,
+    PROG_GAMMA_OFF,
+    PROG_HAS_BIAS,
+    PROG_IN,
+    PROG_KIND,
+    PROG_MASK_OFF,
+    PROG_OUT,
+    PROG_STATS_OFF,
+    PROG_W_OFF,
+)
 from ._blas import gemm_rows
 from ._jit import kernel, serial
 from .activations import activation_backward, activation_forward
@@ -40,10 +72,6 @@ from .dropout import dropout_backward_mask, dropout_forward
 from .losses import binary_cross_entropy, mean_squared_error, softmax_cross_entropy
 from .optim import adam_update, momentum_update, rmsprop_update, sgd_update
 from .regularization import l1_penalty, l2_penalty
-
-DENSE, ACT, DROPOUT, BATCHNORM = 0, 1, 2, 3
-LOSS_SCE, LOSS_BCE, LOSS_MSE = 0, 1, 2
-OPT_SGD, OPT_MOMENTUM, OPT_RMSPROP, OPT_ADAM = 0, 1, 2, 3
 
 
 @kernel
@@ -61,7 +89,90 @@ def _copy(dst, src):
 
 
 @kernel
-def train_step(params, grads, state1, state2, hyper, t, opt_code,
+def _mask_bytes(batch, f):
+    return (batch * f + 7) // 8
+
+
+@kernel
+def _forward(acts, x, params, running, stats, seeds, offsets, used, thresholds, masks, prog, fprog, training):
+    """Every layer's forward from ``x`` (batch, in0); returns the logits, a
+    view of ``acts``. Training: batch norm normalizes with the batch's
+    statistics (into ``stats``, updating ``running``) and dropout draws its
+    keep bits (into ``masks``, advancing ``offsets`` and recording the
+    offsets it used in ``used``). Inference: batch norm uses ``running``,
+    dropout is the identity, and the dropout and statistics buffers are not
+    touched (they may be empty)."""
+    batch = x.shape[0]
+    tc = type(x[0, 0])              # every scalar handed to a kernel is cast to the data's type
+    for l in range(prog.shape[0]):
+        kind, code, fin, f = prog[l, PROG_KIND], prog[l, PROG_ACT], prog[l, PROG_IN], prog[l, PROG_OUT]
+        out = _view(acts, prog[l, PROG_ACTS_OFF], batch, f)
+        if kind == KIND_DENSE:
+            w = _view(params, prog[l, PROG_W_OFF], fin, f)
+            b0 = prog[l, PROG_B_OFF]
+            b = params[b0:b0 + f] if prog[l, PROG_HAS_BIAS] else params[0:0]
+            dense_forward(out, x, w, b, code, tc(fprog[l, FPROG_ALPHA]))
+        elif kind == KIND_ACT:
+            activation_forward(out, x, code, tc(fprog[l, FPROG_ALPHA]))
+        elif kind == KIND_DROPOUT:
+            if not training:
+                continue
+            used[l] = offsets[l]
+            if fprog[l, FPROG_KEEP_PROB] >= 1.0:
+                _copy(out, x)
+            else:
+                m0 = prog[l, PROG_MASK_OFF]
+                dropout_forward(out, masks[m0:m0 + _mask_bytes(batch, f)], x, seeds[l], offsets[l],
+                                thresholds[l], tc(1.0 / fprog[l, FPROG_KEEP_PROB]))
+                offsets[l] += np.uint64((batch * f + 3) // 4)
+        else:
+            s0, g0, be0 = prog[l, PROG_STATS_OFF], prog[l, PROG_GAMMA_OFF], prog[l, PROG_BETA_OFF]
+            if training:
+                batchnorm_forward_train(out, stats[s0:s0 + f], stats[s0 + f:s0 + 2 * f],
+                                        running[s0:s0 + f], running[s0 + f:s0 + 2 * f], x,
+                                        params[g0:g0 + f], params[be0:be0 + f],
+                                        fprog[l, FPROG_MOMENTUM], fprog[l, FPROG_EPS])
+            else:
+                batchnorm_forward_eval(out, x, running[s0:s0 + f], running[s0 + f:s0 + 2 * f],
+                                       params[g0:g0 + f], params[be0:be0 + f], fprog[l, FPROG_EPS])
+        x = out
+    return x
+
+
+@kernel
+def _data_loss(loss, g, probs, z, labels, targets, loss_code):
+    """Each row's loss of the logits ``z`` into ``loss`` and d(mean
+    loss)/d(z) into ``g`` (zeroed first); ``probs``: softmax cross-entropy's
+    flat workspace."""
+    batch, f = z.shape
+    g[:, :] = 0
+    if loss_code == LOSS_SOFTMAX_CROSS_ENTROPY:
+        softmax_cross_entropy(loss, g, _view(probs, 0, batch, f), z, labels)
+    elif loss_code == LOSS_BINARY_CROSS_ENTROPY:
+        binary_cross_entropy(loss, g, z, targets)
+    else:
+        mean_squared_error(loss, g, z, targets)
+
+
+@kernel
+def _update(params, grads, state1, state2, hyper, opt_code, n_decay, tc):
+    """The optimizer's update of the whole flat buffer (``tc``: the data's
+    scalar type)."""
+    lr, wd = tc(hyper[HYPER_LR]), tc(hyper[HYPER_WEIGHT_DECAY])
+    if opt_code == OPT_SGD:
+        sgd_update(params, grads, lr, wd, n_decay)
+    elif opt_code == OPT_MOMENTUM:
+        momentum_update(params, grads, state1, lr, tc(hyper[HYPER_BETA1]), wd, n_decay)
+    elif opt_code == OPT_RMSPROP:
+        rmsprop_update(params, grads, state1, lr, tc(hyper[HYPER_BETA1]), tc(hyper[HYPER_EPS]), wd, n_decay)
+    else:
+        adam_update(params, grads, state1, state2, lr, tc(hyper[HYPER_BETA1]), tc(hyper[HYPER_BETA2]),
+                    tc(hyper[HYPER_EPS]), wd, hyper[HYPER_DECOUPLED] > 0, n_decay,
+                    hyper[HYPER_BC1], hyper[HYPER_BC2])
+
+
+@kernel
+def train_step(params, grads, state1, state2, hyper, opt_code,
                acts, dacts, dz, loss, probs, partials, gnorms,
                stats, running, seeds, offsets, used, thresholds, masks,
                prog, fprog, X, labels, targets, loss_code, l2, l1, n_decay):
@@ -77,43 +188,11 @@ def train_step(params, grads, state1, state2, hyper, t, opt_code,
     grads[:] = 0
     x = _view(acts, 0, batch, n_in)
     _copy(x, X)
-    # ---- forward ---------------------------------------------------------------
-    for l in range(nl):
-        kind, code, fin, f = prog[l, 0], prog[l, 1], prog[l, 3], prog[l, 4]
-        out = _view(acts, prog[l, 9], batch, f)
-        if kind == DENSE:
-            w = _view(params, prog[l, 5], fin, f)
-            b = params[prog[l, 6]:prog[l, 6] + f] if prog[l, 2] else params[0:0]
-            dense_forward(out, x, w, b, code, tc(fprog[l, 0]))
-        elif kind == ACT:
-            activation_forward(out, x, code, tc(fprog[l, 0]))
-        elif kind == DROPOUT:
-            used[l] = offsets[l]
-            if fprog[l, 1] >= 1.0:
-                _copy(out, x)
-            else:
-                m0 = prog[l, 10]
-                dropout_forward(out, masks[m0:m0 + (batch * f + 7) // 8], x, seeds[l], offsets[l],
-                                thresholds[l], tc(1.0 / fprog[l, 1]))
-                offsets[l] += np.uint64((batch * f + 3) // 4)
-        else:
-            s0 = prog[l, 8]
-            batchnorm_forward_train(out, stats[s0:s0 + f], stats[s0 + f:s0 + 2 * f],
-                                    running[s0:s0 + f], running[s0 + f:s0 + 2 * f], x,
-                                    params[prog[l, 6]:prog[l, 6] + f], params[prog[l, 7]:prog[l, 7] + f],
-                                    fprog[l, 2], fprog[l, 3])
-        x = out
+    z = _forward(acts, x, params, running, stats, seeds, offsets, used, thresholds, masks, prog, fprog, True)
     # ---- loss and regularization ------------------------------------------------------
-    f_last = prog[nl - 1, 4]
-    g = _view(dacts, prog[nl - 1, 9], batch, f_last)
-    g[:, :] = 0
     lb = loss[:batch]
-    if loss_code == LOSS_SCE:
-        softmax_cross_entropy(lb, g, _view(probs, 0, batch, f_last), x, labels)
-    elif loss_code == LOSS_BCE:
-        binary_cross_entropy(lb, g, x, targets)
-    else:
-        mean_squared_error(lb, g, x, targets)
+    _data_loss(lb, _view(dacts, prog[nl - 1, PROG_ACTS_OFF], batch, z.shape[1]), probs, z, labels, targets,
+               loss_code)
     cost = 0.0
     for i in range(batch):
         cost += lb[i]
@@ -126,56 +205,50 @@ def train_step(params, grads, state1, state2, hyper, t, opt_code,
         cost += l1 / (2 * batch) * partials.sum()
     # ---- backward --------------------------------------------------------------------
     for l in range(nl - 1, -1, -1):
-        kind, code, fin, f = prog[l, 0], prog[l, 1], prog[l, 3], prog[l, 4]
-        g = _view(dacts, prog[l, 9], batch, f)
-        out = _view(acts, prog[l, 9], batch, f)
-        in_off = prog[l - 1, 9] if l > 0 else 0
+        kind, code, fin, f = prog[l, PROG_KIND], prog[l, PROG_ACT], prog[l, PROG_IN], prog[l, PROG_OUT]
+        g = _view(dacts, prog[l, PROG_ACTS_OFF], batch, f)
+        out = _view(acts, prog[l, PROG_ACTS_OFF], batch, f)
+        in_off = prog[l - 1, PROG_ACTS_OFF] if l > 0 else 0
         x_in = _view(acts, in_off, batch, fin)
         # the first layer's input gradient is not needed: a scratch view takes it
         dx = _view(dacts, in_off, batch, fin) if l > 0 else _view(dz, 0, batch, fin)
-        if l > 0 or kind == BATCHNORM:
+        if l > 0 or kind == KIND_BATCHNORM:
             dx[:, :] = 0
-        if kind == DENSE:
-            w = _view(params, prog[l, 5], fin, f)
+        if kind == KIND_DENSE:
+            w = _view(params, prog[l, PROG_W_OFF], fin, f)
             dzv = _view(dz, 0, batch, f)
-            db = grads[prog[l, 6]:prog[l, 6] + f] if prog[l, 2] else grads[0:0]
-            dw = _view(grads, prog[l, 5], fin, f)
-            dense_dz_db(dzv, db, g, out, code, tc(fprog[l, 0]))
+            b0 = prog[l, PROG_B_OFF]
+            db = grads[b0:b0 + f] if prog[l, PROG_HAS_BIAS] else grads[0:0]
+            dw = _view(grads, prog[l, PROG_W_OFF], fin, f)
+            dense_dz_db(dzv, db, g, out, code, tc(fprog[l, FPROG_ALPHA]))
             gemm_rows(dw, x_in, dzv, True, False, 1.0, 1.0)
             if l > 0:
                 gemm_rows(dx, dzv, w, False, True, 1.0, 1.0)
-        elif l == 0 and kind != BATCHNORM:
+        elif l == 0 and kind != KIND_BATCHNORM:
             pass
-        elif kind == ACT:
-            activation_backward(dx, g, out, code, tc(fprog[l, 0]))
-        elif kind == DROPOUT:
-            if fprog[l, 1] >= 1.0:
+        elif kind == KIND_ACT:
+            activation_backward(dx, g, out, code, tc(fprog[l, FPROG_ALPHA]))
+        elif kind == KIND_DROPOUT:
+            if fprog[l, FPROG_KEEP_PROB] >= 1.0:
                 dx += g
             else:
-                m0 = prog[l, 10]
-                dropout_backward_mask(dx, g, masks[m0:m0 + (batch * f + 7) // 8], tc(1.0 / fprog[l, 1]))
+                m0 = prog[l, PROG_MASK_OFF]
+                dropout_backward_mask(dx, g, masks[m0:m0 + _mask_bytes(batch, f)],
+                                      tc(1.0 / fprog[l, FPROG_KEEP_PROB]))
         else:
-            s0 = prog[l, 8]
-            batchnorm_backward(dx, grads[prog[l, 6]:prog[l, 6] + f], grads[prog[l, 7]:prog[l, 7] + f], g, x_in,
-                               stats[s0:s0 + f], stats[s0 + f:s0 + 2 * f], params[prog[l, 6]:prog[l, 6] + f])
+            s0, g0, be0 = prog[l, PROG_STATS_OFF], prog[l, PROG_GAMMA_OFF], prog[l, PROG_BETA_OFF]
+            batchnorm_backward(dx, grads[g0:g0 + f], grads[be0:be0 + f], g, x_in,
+                               stats[s0:s0 + f], stats[s0 + f:s0 + 2 * f], params[g0:g0 + f])
     for l in range(nl):
         gnorms[l] = 0.0
-        if prog[l, 0] == DENSE:
+        if prog[l, PROG_KIND] == KIND_DENSE:
+            w0 = prog[l, PROG_W_OFF]
             s = 0.0
-            for v in grads[prog[l, 5]:prog[l, 5] + prog[l, 3] * prog[l, 4]]:
+            for v in grads[w0:w0 + prog[l, PROG_IN] * prog[l, PROG_OUT]]:
                 s += v * v
             gnorms[l] = math.sqrt(s)
     # ---- update -----------------------------------------------------------------------
-    lr, wd = tc(hyper[0]), tc(hyper[4])
-    if opt_code == OPT_SGD:
-        sgd_update(params, grads, lr, wd, n_decay)
-    elif opt_code == OPT_MOMENTUM:
-        momentum_update(params, grads, state1, lr, tc(hyper[1]), wd, n_decay)
-    elif opt_code == OPT_RMSPROP:
-        rmsprop_update(params, grads, state1, lr, tc(hyper[1]), tc(hyper[3]), wd, n_decay)
-    else:
-        adam_update(params, grads, state1, state2, lr, tc(hyper[1]), tc(hyper[2]), tc(hyper[3]), wd,
-                    hyper[5] > 0, n_decay, 1.0 - hyper[1] ** t, 1.0 - hyper[2] ** t)
+    _update(params, grads, state1, state2, hyper, opt_code, n_decay, tc)
     return cost
 
 
@@ -184,49 +257,23 @@ def train_step(params, grads, state1, state2, hyper, t, opt_code,
 def forward_eval(logits, loss, gbuf, pbuf, acts, params, running, prog, fprog, X, labels, targets, loss_code):
     """Inference-mode forward of the rows ``X`` into ``logits`` (batch, out):
     batch norm normalizes with its running statistics, dropout is the
-    identity. With ``loss_code`` >= 0 also each row's data loss into ``loss``
-    (``gbuf``/``pbuf``: flat workspaces of batch * out for the loss kernel's
-    gradient and probabilities). ``prog``, ``fprog``, ``acts`` and ``running``
-    as in ``train_step``.
+    identity. With ``loss_code`` other than ``LOSS_NONE`` also each row's
+    data loss into ``loss`` (``gbuf``/``pbuf``: flat workspaces of batch *
+    out for the loss kernel's gradient and probabilities). ``prog``,
+    ``fprog``, ``acts`` and ``running`` as in ``train_step``.
 
     Compiled as the serial twin only: it calls the kernels the serial
     training step calls, with the same argument types, so once a small
     network has trained nothing here compiles again.
     """
     batch = X.shape[0]
-    nl = prog.shape[0]
-    tc = type(X[0, 0])
-    x = X
-    for l in range(nl):
-        kind, code, fin, f = prog[l, 0], prog[l, 1], prog[l, 3], prog[l, 4]
-        out = _view(acts, prog[l, 9], batch, f)
-        if kind == DENSE:
-            w = _view(params, prog[l, 5], fin, f)
-            b = params[prog[l, 6]:prog[l, 6] + f] if prog[l, 2] else params[0:0]
-            dense_forward(out, x, w, b, code, tc(fprog[l, 0]))
-        elif kind == ACT:
-            activation_forward(out, x, code, tc(fprog[l, 0]))
-        elif kind == DROPOUT:
-            continue
-        else:
-            s0 = prog[l, 8]
-            batchnorm_forward_eval(out, x, running[s0:s0 + f], running[s0 + f:s0 + 2 * f],
-                                   params[prog[l, 6]:prog[l, 6] + f], params[prog[l, 7]:prog[l, 7] + f],
-                                   fprog[l, 3])
-        x = out
-    _copy(logits, x)
-    if loss_code < 0:
-        return
-    f_last = prog[nl - 1, 4]
-    g = _view(gbuf, 0, batch, f_last)
-    g[:, :] = 0
-    lb = loss[:batch]
-    if loss_code == LOSS_SCE:
-        softmax_cross_entropy(lb, g, _view(pbuf, 0, batch, f_last), x, labels)
-    elif loss_code == LOSS_BCE:
-        binary_cross_entropy(lb, g, x, targets)
-    else:
-        mean_squared_error(lb, g, x, targets)
+    # training's buffers, empty: of the types train_step passes, so that both
+    # run one compiled _forward
+    stats, masks, offsets = np.empty(0, np.float64), np.empty(0, np.uint8), np.empty(0, np.uint64)
+    z = _forward(acts, X, params, running, stats, offsets, offsets, offsets, offsets, masks, prog, fprog, False)
+    _copy(logits, z)
+    if loss_code != LOSS_NONE:
+        _data_loss(loss[:batch], _view(gbuf, 0, batch, z.shape[1]), pbuf, z, labels, targets, loss_code)
 
 
 # The same step on the calling thread only (every kernel's serial twin), for

@@ -4,7 +4,6 @@ from numba import cuda
 from .. import scalar
 from ._launch import device_function, grid_1d, on_device
 
-
 # f(z) and f'(z) per element: one body shared with the cpu backend
 act = device_function(scalar.act)
 dact = device_function(scalar.dact)

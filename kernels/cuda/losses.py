@@ -12,7 +12,6 @@ from numba import cuda
 from .. import scalar
 from ._launch import device_function, grid_1d, on_device
 
-
 # per-row helpers, one body with the cpu backend
 _row_softmax = device_function(scalar.row_softmax)
 _softmax_ce_row = device_function(scalar.softmax_ce_row)

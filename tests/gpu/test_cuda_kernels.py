@@ -8,7 +8,7 @@ import pytest
 
 import fastnn
 from fastnn import testing
-from fastnn.cases import CASES, compare
+from fastnn.testing.cases import CASES, compare
 
 from .conftest import SIMULATOR
 

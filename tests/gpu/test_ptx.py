@@ -51,8 +51,8 @@ class _Device:
 @pytest.mark.parametrize("fp", ["float32", "float64"])
 def test_compiles_to_ptx(name, cc, fp, monkeypatch):
     import numba
-    from numba import cuda
     import numba.cuda.dispatcher as dispatcher
+    from numba import cuda
     if not cuda.is_available():
         monkeypatch.setattr(dispatcher, "get_current_device", lambda: _Device(cc))
     ty = getattr(numba, fp)

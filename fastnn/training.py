@@ -1,0 +1,197 @@
+"""How ``Sequential.fit`` steps one batch, and what it shows meanwhile.
+
+``fit`` (``fastnn/model.py``) is the epoch loop. Each batch goes through a
+trainer chosen once per ``fit`` call by ``trainer_for``:
+
+- ``CompiledTrainer`` (cpu): one compiled call per step
+  (``fastnn.compiled.CompiledStep``);
+- ``DeviceBook`` (cuda): the step runs layer by layer on the GPU, while the
+  batch costs and gradient norms accumulate in device buffers read once per
+  epoch, so a step never waits for the GPU;
+- ``LayerTrainer``: layer by layer on the host (``compiled=False``, the ref
+  backend, or a model or optimizer the compiled step does not run).
+
+A trainer answers ``shuffle(perm)`` (the epoch's shuffled data), ``step(xb,
+yb)`` (the batch's cost and each Dense layer's ||dW||, or ``(None, None)``
+when they stay on the device) and ``read()`` (the device's costs and norms
+at the end of an epoch; ``None`` on the host).
+"""
+import sys
+
+import numpy as np
+
+from . import _arrays
+from ._backend import kernels
+from .layers import Dense
+from .losses import LOSS_KINDS
+
+__all__ = []
+
+
+class _HostTrainer:
+    """Shuffling and the end of an epoch, for the trainers on the host."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def shuffle(self, perm):
+        return self.x[perm], self.y[perm]
+
+    def read(self):
+        return None
+
+
+class LayerTrainer(_HostTrainer):
+    """``model.train_step`` per batch, and the norms of each Dense layer's dW."""
+
+    def __init__(self, model, optimizer, x, y):
+        super().__init__(x, y)
+        self.model, self.optimizer = model, optimizer
+        self.dense = [layer for layer in model.layers if isinstance(layer, Dense)]
+
+    def step(self, xb, yb):
+        cost = self.model.train_step(xb, yb, self.optimizer)
+        return cost, np.array([float(np.linalg.norm(layer.grads["W"])) for layer in self.dense])
+
+
+class CompiledTrainer(_HostTrainer):
+    """One compiled call per batch (``fastnn.compiled.CompiledStep``)."""
+
+    def __init__(self, model, optimizer, x, y, max_batch):
+        from .compiled import CompiledStep
+        super().__init__(x, y)
+        self.compiled = CompiledStep(model, optimizer, max_batch)
+        self.dense = np.array([i for i, layer in enumerate(model.layers) if isinstance(layer, Dense)], int)
+
+    def step(self, xb, yb):
+        cost = self.compiled(xb, yb)
+        return cost, self.compiled.gnorms[self.dense]
+
+
+class DeviceBook:
+    """``fit``'s per-epoch bookkeeping for a model on the GPU.
+
+    ``costs[b]``: batch b's cost times its size (regularization included);
+    ``norms[l]``: the sum over the epoch's batches of dense layer l's ||dW||.
+    Both are float64 device buffers filled by the metrics kernels and read
+    once per epoch, so a step never waits for the GPU.
+    """
+
+    def __init__(self, model, optimizer, n_batches, x, y):
+        self.model, self.optimizer, self.x, self.y = model, optimizer, x, y
+        self.k = kernels("cuda")
+        self.loss = LOSS_KINDS[model.loss]
+        like = model.parameters().data
+        # each Dense layer's W, in layer order: a segment of the flat gradient
+        offsets = {name: (off, int(np.prod(shp))) for name, off, shp in model.parameters().layout}
+        seg = [offsets[f"{i}.W"] for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
+        self.starts = _arrays.as_device(np.array([o for o, _ in seg], np.int64))
+        self.stops = _arrays.as_device(np.array([o + n for o, n in seg], np.int64))
+        self.costs = _arrays.zeros(n_batches, np.float64, like=like)
+        self.norms = _arrays.zeros(len(seg), np.float64, like=like)
+        self.b = 0                                  # the next batch's slot in costs
+        self.xs = self.ys = None
+        self.params = model.parameters()
+        self.penalties = [(op, lam, scale) for op, lam, scale in
+                          (("l2_penalty", model.l2, 1.0), ("l1_penalty", model.l1, 0.5)) if lam]
+
+    def shuffle(self, perm):
+        """The epoch's shuffled copies of the dataset, gathered on the device."""
+        x, y = self.x, self.y
+        if self.xs is None:
+            self.xs, self.ys = _arrays.empty_like(x), _arrays.empty_like(y)
+        idx = _arrays.as_device(perm.astype(np.intp))           # m indices: the epoch's one upload
+        self.k.data.gather_rows(self.xs, x, idx)
+        rows = y.shape[0]
+        self.k.data.gather_rows(self.ys.reshape(rows, y.size // rows), y.reshape(rows, y.size // rows), idx)
+        return self.xs, self.ys
+
+    def step(self, xb, yb):
+        from .regularization import _penalty_partials
+        model, mk, p = self.model, self.k.metrics, self.params
+        b, bs = self.b, xb.shape[0]
+        p.zero_grad()
+        logits = model._forward(xb, True)
+        out = self.loss.checked(logits, yb, "cuda")
+        mk.sum_into(self.costs, b, out.per_example, 1.0)
+        for op, lam, scale in self.penalties:
+            # the batch's penalty lam/(2 bs) * sum, times bs
+            for part in _penalty_partials(op, p.data[:p.n_decay], p.grad[:p.n_decay], lam, bs, scale, "cuda"):
+                mk.sum_into(self.costs, b, part, lam / 2)
+        model.backward(out.grad)
+        mk.segment_norms(self.norms, p.grad, self.starts, self.stops)
+        self.optimizer.step()
+        self.b = b + 1
+        return None, None
+
+    def read(self):
+        """(costs, norms) of the epoch on the host; the buffers restart at zero."""
+        costs, norms = self.costs.copy_to_host(), self.norms.copy_to_host()
+        n, self.b = self.b, 0
+        _arrays.fill(self.costs, 0)
+        _arrays.fill(self.norms, 0)
+        return costs[:n], norms
+
+
+def device_evaluate(model, x, y, logits, out):
+    """``{"cost", "accuracy"}`` of inference-mode ``logits`` and their loss
+    ``out`` on the GPU: two float64 sums on the device, one read."""
+    mk = kernels("cuda").metrics
+    kind = LOSS_KINDS[model.loss]
+    sums = _arrays.zeros(2, np.float64, like=logits)
+    mk.sum_into(sums, 0, out.per_example, 1.0)
+    if kind.classifier:
+        (mk.argmax_hits if kind.labels else mk.threshold_hits)(sums, 1, logits, y)
+    cost, hits = sums.copy_to_host()
+    m = x.shape[0]
+    acc = float(hits) / (m if kind.labels else logits.size) if kind.classifier else None
+    return {"cost": float(cost) / m, "accuracy": acc}
+
+
+def trainer_for(model, optimizer, compiled, batch_size, x, y):
+    """The trainer ``fit`` steps its batches with (see the module docstring)."""
+    from .compiled import supported
+    if compiled is None:
+        compiled = supported(model, optimizer) is None
+    m = x.shape[0]
+    if compiled:
+        return CompiledTrainer(model, optimizer, x, y, min(batch_size, m))
+    if model.device:
+        return DeviceBook(model, optimizer, (m + batch_size - 1) // batch_size, x, y)
+    return LayerTrainer(model, optimizer, x, y)
+
+
+class Progress:
+    """Progress per epoch on a terminal: tqdm when installed (the ``progress``
+    extra), else a one-line bar; nothing when not a TTY or when quiet."""
+
+    def __init__(self, epochs, verbose):
+        if verbose is None:
+            verbose = sys.stderr.isatty()
+        self.on, self.epochs, self.bar = bool(verbose), epochs, None
+
+    def update(self, epoch, logs):
+        if not self.on:
+            return
+        if epoch == 0:
+            # the bar starts at the end of the first epoch, when what compiles
+            # has compiled: a compile notice then has its line to itself
+            try:
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=self.epochs, unit="epoch", leave=True)
+            except ImportError:
+                pass
+        text = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k not in ("time",) and v is not None)
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
+            self.bar.update(1)
+        else:
+            done = int(30 * (epoch + 1) / self.epochs)
+            sys.stderr.write(f"\r[{'#' * done}{'.' * (30 - done)}] epoch {epoch + 1}/{self.epochs} {text}")
+            sys.stderr.flush()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+        elif self.on:
+            sys.stderr.write("\n")
