@@ -167,7 +167,7 @@ def test_cuda_train_step(benchmark):
     """One device-resident step of fit (no host round trip), [784, 512, 256, 10], batch 1024, Adam."""
     from numba import cuda
 
-    from fastnn.model import _DeviceBook
+    from fastnn.training import DeviceBook
     n = STEP_NET
     model = fastnn.Sequential([fastnn.Dense(n[0], n[1], "relu"), fastnn.Dense(n[1], n[2], "relu"),
                                fastnn.Dense(n[2], n[3])], dtype=DTYPE, backend="cuda", seed=0)
@@ -175,8 +175,8 @@ def test_cuda_train_step(benchmark):
     X, y = _step_data()
     xb, yb = model._x(X), model._y(y, STEP_BATCH)
     slots = 16 if SIM else 1 << 16
-    book = _DeviceBook(model, slots, xb, yb)
-    train = book.trainer(opt)
+    book = DeviceBook(model, opt, slots, xb, yb)
+    train = book.step
 
     def call():
         if book.b == slots:                # reuse the cost slots on long runs

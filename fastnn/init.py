@@ -31,6 +31,11 @@ from numpy.typing import DTypeLike
 __all__ = ["zeros", "random_normal", "he_normal", "he_uniform", "xavier", "glorot_normal", "glorot_uniform", "get",
            "INITIALIZERS"]
 
+# the annotations of every initializer: a (fan_in, fan_out, ...) shape; a
+# Generator, a seed, or None for fresh entropy
+Shape = tuple[int, ...]
+Seed = np.random.Generator | int | None
+
 
 def _rng(rng):
     if isinstance(rng, np.random.Generator):
@@ -62,15 +67,13 @@ def _uniform(shape, limit, rng, dtype):
     return _rng(rng).uniform(-limit, limit, size=shape).astype(_dtype(dtype))
 
 
-def zeros(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
-          dtype: DTypeLike = np.float64) -> np.ndarray:
+def zeros(shape: Shape, rng: Seed = None, dtype: DTypeLike = np.float64) -> np.ndarray:
     """All zeros: every unit computes the same function (symmetry is not broken)."""
     _fans(shape)
     return np.zeros(shape, dtype=_dtype(dtype))
 
 
-def random_normal(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
-                  dtype: DTypeLike = np.float64, scale: float = 0.01) -> np.ndarray:
+def random_normal(shape: Shape, rng: Seed = None, dtype: DTypeLike = np.float64, scale: float = 0.01) -> np.ndarray:
     """N(0, scale^2); ``scale=10`` is the course's large random initialization."""
     _fans(shape)
     if not scale > 0:
@@ -78,36 +81,31 @@ def random_normal(shape: tuple[int, ...], rng: np.random.Generator | int | None 
     return _normal(shape, scale, rng, dtype)
 
 
-def he_normal(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
-              dtype: DTypeLike = np.float64) -> np.ndarray:
+def he_normal(shape: Shape, rng: Seed = None, dtype: DTypeLike = np.float64) -> np.ndarray:
     """N(0, 2 / fan_in), for ReLU layers."""
     fan_in, _ = _fans(shape)
     return _normal(shape, np.sqrt(2.0 / fan_in), rng, dtype)
 
 
-def he_uniform(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
-               dtype: DTypeLike = np.float64) -> np.ndarray:
+def he_uniform(shape: Shape, rng: Seed = None, dtype: DTypeLike = np.float64) -> np.ndarray:
     """U(-sqrt(6 / fan_in), sqrt(6 / fan_in)): variance 2 / fan_in."""
     fan_in, _ = _fans(shape)
     return _uniform(shape, np.sqrt(6.0 / fan_in), rng, dtype)
 
 
-def xavier(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
-           dtype: DTypeLike = np.float64) -> np.ndarray:
+def xavier(shape: Shape, rng: Seed = None, dtype: DTypeLike = np.float64) -> np.ndarray:
     """N(0, 1 / fan_in), the course's Xavier initialization (for tanh)."""
     fan_in, _ = _fans(shape)
     return _normal(shape, np.sqrt(1.0 / fan_in), rng, dtype)
 
 
-def glorot_normal(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
-                  dtype: DTypeLike = np.float64) -> np.ndarray:
+def glorot_normal(shape: Shape, rng: Seed = None, dtype: DTypeLike = np.float64) -> np.ndarray:
     """N(0, 2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(shape)
     return _normal(shape, np.sqrt(2.0 / (fan_in + fan_out)), rng, dtype)
 
 
-def glorot_uniform(shape: tuple[int, ...], rng: np.random.Generator | int | None = None,
-                   dtype: DTypeLike = np.float64) -> np.ndarray:
+def glorot_uniform(shape: Shape, rng: Seed = None, dtype: DTypeLike = np.float64) -> np.ndarray:
     """U(-sqrt(6 / (fan_in + fan_out)), +sqrt(6 / (fan_in + fan_out)))."""
     fan_in, fan_out = _fans(shape)
     return _uniform(shape, np.sqrt(6.0 / (fan_in + fan_out)), rng, dtype)

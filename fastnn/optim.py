@@ -19,6 +19,16 @@ import numpy as np
 from . import _arrays, _checks
 from ._backend import kernels
 from .kernels import codes
+from .kernels.codes import (
+    HYPER_BC1,
+    HYPER_BC2,
+    HYPER_BETA1,
+    HYPER_BETA2,
+    HYPER_DECOUPLED,
+    HYPER_EPS,
+    HYPER_LR,
+    HYPER_WEIGHT_DECAY,
+)
 from .params import Parameters
 
 __all__ = ["Optimizer", "SGD", "Momentum", "RMSprop", "Adam", "AdamW", "OPTIMIZERS",
@@ -95,11 +105,12 @@ class Optimizer:
         return vars(cls).get("compiled_code") is not None
 
     def compiled_hyper(self, hyper):
-        """Write this step's hyperparameters into ``hyper`` (float64,
-        ``codes.HYPER_SLOTS``) after ``t`` has counted the step."""
-        hyper[:] = 0.0
-        hyper[codes.HYPER_LR] = self.lr
-        hyper[codes.HYPER_WEIGHT_DECAY] = self.weight_decay
+        """Write this step's hyperparameters into their slots of ``hyper``
+        (float64, ``codes.HYPER_SLOTS``, zero where unused) after ``t`` has
+        counted the step. Called once per compiled step, so each class
+        writes all of its slots itself rather than through ``super()``."""
+        hyper[HYPER_LR] = self._lr
+        hyper[HYPER_WEIGHT_DECAY] = self.weight_decay
 
     def compiled_state(self, empty):
         """The state buffers the compiled step updates, ``empty`` for those
@@ -180,8 +191,9 @@ class Momentum(Optimizer):
         return {**super().hyperparameters(), "beta": self.beta}
 
     def compiled_hyper(self, hyper):
-        super().compiled_hyper(hyper)
-        hyper[codes.HYPER_BETA1] = self.beta
+        hyper[HYPER_LR] = self._lr
+        hyper[HYPER_WEIGHT_DECAY] = self.weight_decay
+        hyper[HYPER_BETA1] = self.beta
 
     def _update(self, k, c):
         p = self.params
@@ -208,9 +220,10 @@ class RMSprop(Optimizer):
         return {**super().hyperparameters(), "beta": self.beta, "eps": self.eps}
 
     def compiled_hyper(self, hyper):
-        super().compiled_hyper(hyper)
-        hyper[codes.HYPER_BETA1] = self.beta
-        hyper[codes.HYPER_EPS] = self.eps
+        hyper[HYPER_LR] = self._lr
+        hyper[HYPER_WEIGHT_DECAY] = self.weight_decay
+        hyper[HYPER_BETA1] = self.beta
+        hyper[HYPER_EPS] = self.eps
 
     def _update(self, k, c):
         p = self.params
@@ -248,11 +261,15 @@ class Adam(Optimizer):
         return 1.0 - b1 ** self.t, 1.0 - b2 ** self.t
 
     def compiled_hyper(self, hyper):
-        super().compiled_hyper(hyper)
-        hyper[codes.HYPER_BETA1], hyper[codes.HYPER_BETA2] = self.betas
-        hyper[codes.HYPER_EPS] = self.eps
-        hyper[codes.HYPER_DECOUPLED] = 1.0 if self.decoupled else 0.0
-        hyper[codes.HYPER_BC1], hyper[codes.HYPER_BC2] = self.bias_corrections()
+        b1, b2 = self.betas
+        hyper[HYPER_LR] = self._lr
+        hyper[HYPER_WEIGHT_DECAY] = self.weight_decay
+        hyper[HYPER_BETA1] = b1
+        hyper[HYPER_BETA2] = b2
+        hyper[HYPER_EPS] = self.eps
+        hyper[HYPER_DECOUPLED] = self.decoupled
+        hyper[HYPER_BC1] = 1.0 - b1 ** self.t          # bias_corrections(), without a second call per step
+        hyper[HYPER_BC2] = 1.0 - b2 ** self.t
 
     def _update(self, k, c):
         p = self.params
