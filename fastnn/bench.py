@@ -15,6 +15,8 @@ is not installed with the package), then writes, into ``--out``:
   (``bench/bench_step.py::test_fit_overhead``);
 - ``bench.png``: cpu speedup over ref and % of bandwidth (the alternated
   figure where there is one), per group (with matplotlib);
+- ``peers.png``: fastnn ``fit``'s speedup over each peer on the ladder of
+  ``bench/bench_peers.py`` (the "Peers" tables of ``bench.md``);
 - ``bench.json``: pytest-benchmark's raw results.
 """
 import argparse
@@ -40,7 +42,8 @@ def summarize(benchmarks):
     gpu_bw = None
     benchmarks = [b for b in benchmarks if "interleaved" not in b["extra_info"]   # see head_to_head
                   and "jit" not in b["extra_info"]                               # see jit_costs
-                  and "fit_overhead" not in b["extra_info"]]                     # see fit_overheads
+                  and "fit_overhead" not in b["extra_info"]                      # see fit_overheads
+                  and "peers" not in b["extra_info"]]                            # see peers
     for b in benchmarks:
         info = b["extra_info"]
         if "bytes" in info and info.get("reference") in ("copy", "triad", "axpy"):
@@ -112,6 +115,76 @@ def fit_overheads(benchmarks):
             if "fit_overhead" in b["extra_info"]]
 
 
+PEER_COLUMNS = ("fastnn fit", "fastnn train_step", "fastnn bare step", "PyTorch eager", "JAX jit + optax",
+                "scikit-learn MLPClassifier")
+
+
+def peers(benchmarks):
+    """The ladder records of ``bench/bench_peers.py``, float32 first."""
+    found = [b["extra_info"]["peers"] for b in benchmarks if "peers" in b["extra_info"]]
+    return sorted(found, key=lambda r: r["dtype"] != "float32")          # stable: the ladder's order within
+
+
+def _us(seconds):
+    return "" if seconds is None else f"{seconds * 1e6:,.0f}" if seconds >= 1e-4 else f"{seconds * 1e6:.1f}"
+
+
+def peer_lines(ladder):
+    """The "Peers" tables: time per step, and inference throughput."""
+    lines = ["", "Peers, timed in alternation (microseconds per Adam step over an epoch of shuffled batches; "
+             "train_step and the bare compiled step on one batch; median over rounds; fastnn fit's speedup "
+             "over the fastest peer; the bare step over its GEMMs at the best rate measured in the run, "
+             "NumPy's or fastnn's):", "",
+             "| net | batch | dtype | " + " | ".join(PEER_COLUMNS) + " | fit vs best peer | step / GEMMs | rounds |",
+             "|---|---:|---|" + "---:|" * (len(PEER_COLUMNS) + 3)]
+    for r in ladder:
+        ps = r["per_step"]
+        others = [v for k, v in ps.items() if not k.startswith("fastnn")]
+        speed = f"{min(others) / ps['fastnn fit']:.2f}x" if others else ""
+        ceiling = f"{r['step_over_gemm']:.2f}x" if "step_over_gemm" in r else ""
+        lines.append(f"| {r['rung']} | {r['batch']} | {r['dtype']} | "
+                     + " | ".join(_us(ps.get(c)) for c in PEER_COLUMNS) + f" | {speed} | {ceiling} | {r['rounds']} |")
+    lines += ["", "Inference (thousands of rows per second, predict on 4096 rows; higher is faster):", "",
+              "| net | dtype | fastnn | PyTorch | JAX | scikit-learn |", "|---|---|---:|---:|---:|---:|"]
+    for r in ladder:
+        ips = r["predict_rows_per_s"]
+        lines.append(f"| {r['rung']} | {r['dtype']} | "
+                     + " | ".join(f"{ips[k] / 1e3:,.0f}" if k in ips else ""
+                                  for k in ("fastnn", "PyTorch", "JAX", "scikit-learn")) + " |")
+    return lines
+
+
+def chart_peers(ladder, path):
+    """fastnn fit's speedup over each peer per rung (float32), as a PNG (None
+    without matplotlib or peers)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    rows = [r for r in ladder if r["dtype"] == "float32"]
+    names = [c for c in PEER_COLUMNS[3:] if any(c in r["per_step"] for r in rows)]
+    if not rows or not names:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 4))
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        xs = [j + i * width for j, r in enumerate(rows) if name in r["per_step"]]
+        ys = [r["per_step"][name] / r["per_step"]["fastnn fit"] for r in rows if name in r["per_step"]]
+        ax.bar(xs, ys, width, label=name)
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(rows))], [f"{r['rung']}\nb{r['batch']}" for r in rows],
+                  fontsize=7)
+    ax.set_yscale("log")
+    ax.axhline(1, color="k", lw=0.5)
+    ax.set_ylabel("peer's time per step / fastnn fit's")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def machine():
     """A one-paragraph description of this machine and software."""
     import numba
@@ -164,7 +237,7 @@ def _pair_table(title, figures, cells):
             + ["| " + " | ".join(c) + " |" for c in cells])
 
 
-def markdown(rows, description, pairs=(), jit=(), fit=()):
+def markdown(rows, description, pairs=(), jit=(), fit=(), ladder=()):
     lines = [f"Machine: {description}", "",
              "| group | backend | median | GB/s | % bw | vs ref | vs GEMMs | GFLOP/s |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -196,10 +269,12 @@ def markdown(rows, description, pairs=(), jit=(), fit=()):
     if fit:
         lines += ["", "fit's overhead per step beyond its compiled step's calls, median over rounds that time an "
                   "epoch of fit and then the same steps' bare calls (target: under 20 us):", "",
-                  "| network | us per step | fit epoch | bare calls + evaluation | steps | rounds |",
+                  "| network | us per step | fit epoch | bare calls | steps | rounds |",
                   "|---|---:|---:|---:|---:|---:|"]
         lines += [f"| {net} | {f['us_per_step']:.1f} | {f['fit_ms']:.2f} ms | {f['bare_ms']:.2f} ms | "
                   f"{f['steps']} | {f['rounds']} |" for net, f in fit]
+    if ladder:
+        lines += peer_lines(ladder)
     return "\n".join(lines) + "\n"
 
 
@@ -270,9 +345,10 @@ def main(argv=None):
     md = os.path.join(args.out, "bench.md")
     pairs = head_to_head(records)
     with open(md, "w") as f:
-        f.write(markdown(rows, machine(), pairs, jit_costs(records), fit_overheads(records)))
+        f.write(markdown(rows, machine(), pairs, jit_costs(records), fit_overheads(records), peers(records)))
     png = chart(rows, os.path.join(args.out, "bench.png"), pairs)
-    print(f"wrote {md}" + (f", {png}" if png else "") + f", {raw}")
+    peers_png = chart_peers(peers(records), os.path.join(args.out, "peers.png"))
+    print(f"wrote {md}" + "".join(f", {p}" for p in (png, peers_png) if p) + f", {raw}")
     return 0
 
 

@@ -16,7 +16,8 @@ from .kernels.philox import keep_threshold
 from .layers import Activation, BatchNorm, Dense, Dropout
 from .losses import LOSS_KINDS
 
-__all__ = ["CompiledStep", "compiled_forward", "supported", "forward_supported", "SERIAL_BELOW", "INFER_ROWS"]
+__all__ = ["CompiledStep", "compiled_step", "compiled_forward", "supported", "forward_supported", "SERIAL_BELOW",
+           "INFER_ROWS"]
 
 # A step runs the serial twin of the kernel (every loop on the calling
 # thread; ``kernels/cpu/_jit.serial``) when batch x multiply-adds per example
@@ -141,6 +142,7 @@ class CompiledStep:
         from .kernels.ref.regularization import CHUNK
         self.partials = np.zeros(max(1, (p.n_decay + CHUNK - 1) // CHUNK))
         self.gnorms = np.zeros(n)
+        self.hits = np.zeros(1)                        # right predictions of the last step's forward
         self.stats = np.zeros(prog.stats_size)
         self.masks = np.zeros(prog.masks_size, np.uint8)
         self.running = prog.running()
@@ -148,44 +150,87 @@ class CompiledStep:
             f = layer.features
             layer.running_mean = self.running[s0:s0 + f]
             layer.running_var = self.running[s0 + f:s0 + 2 * f]
+        self.bn_layers = prog.bn_layers
         self.max_batch = max_batch
         self.loss_kind = LOSS_KINDS[model.loss]
         self.hyper = np.zeros(c.HYPER_SLOTS)
-        self.state1, self.state2 = optimizer.compiled_state(np.zeros(0, dt))
+        self.empty = np.zeros(0, dt)
+        self.state1, self.state2 = optimizer.compiled_state(self.empty)
         no_labels, no_targets = np.zeros(0, np.intp), np.zeros((0, model.out_features), dt)
         self.targets = (None, no_targets) if self.loss_kind.labels else (no_labels, None)
         self.serial_below = SERIAL_BELOW
+        self.arange = np.arange(max_batch, dtype=np.intp)      # the rows of a batch given as such
 
-    def __call__(self, xb, yb):
+    def refresh(self):
+        """Re-read what may have changed since the last call from another
+        path (before a cached step serves another ``fit`` or ``train_step``
+        call): the optimizer's state buffers, the dropout seeds, and the
+        batch-norm statistics of a layer that no longer holds this step's
+        views."""
+        self.state1, self.state2 = self.opt.compiled_state(self.empty)
+        for i, layer in self.dropouts:
+            self.seeds[i] = layer.seed
+        for layer, s0 in self.bn_layers:
+            f = layer.features
+            for name, view in (("running_mean", self.running[s0:s0 + f]),
+                               ("running_var", self.running[s0 + f:s0 + 2 * f])):
+                mine = getattr(layer, name)
+                if mine.base is not self.running:
+                    view[:] = mine
+                    setattr(layer, name, view)
+
+    def __call__(self, xb, yb, rows=None):
         """One step on a validated batch (``xb`` in the model's dtype, ``yb``
-        as ``Sequential._y`` makes it); returns the cost."""
-        step, args = self.call_args(xb, yb)
+        as ``Sequential._y`` makes it); returns the cost. With ``rows`` (intp
+        indices, each in ``[0, len(xb))``) the batch is ``xb[rows]`` and
+        ``yb`` holds its targets already gathered."""
+        step, args = self.call_args(xb, yb, rows)
         cost = step(*args)
         for i, layer in self.dropouts:
             layer.offset = int(self.offsets[i])
         return cost
 
-    def call_args(self, xb, yb):
+    def call_args(self, xb, yb, rows=None):
         """The compiled kernel of this step and its arguments, after the
         bookkeeping of a step (the optimizer's step count, the
         hyperparameters); ``__call__`` is ``kernel(*args)`` then the dropout
         layers' stream offsets. ``bench/bench_step.py`` times the bare call
         with them to measure what ``fit`` adds around it."""
         opt, model, p = self.opt, self.model, self.model.parameters()
-        if xb.shape[0] > self.max_batch:
-            raise ValueError(f"batch of {xb.shape[0]} exceeds the compiled step's {self.max_batch}")
+        batch = xb.shape[0] if rows is None else rows.shape[0]
+        if batch > self.max_batch:
+            raise ValueError(f"batch of {batch} exceeds the compiled step's {self.max_batch}")
+        if batch != yb.shape[0]:
+            raise ValueError(f"batch of {batch} rows with {yb.shape[0]} targets")
+        if rows is None:
+            rows = self.arange[:batch]
         for i, layer in self.dropouts:                # another path may have moved the stream on
             self.offsets[i] = layer.offset
         opt.t += 1
         opt.compiled_hyper(self.hyper)
         labels, targets = self.targets
-        step = self.k.train_step_serial if xb.shape[0] * self.macs < self.serial_below else self.k.train_step
+        step = self.k.train_step_serial if batch * self.macs < self.serial_below else self.k.train_step
         return step, (
             p.data, p.grad, self.state1, self.state2, self.hyper, opt.compiled_code,
-            self.acts, self.dacts, self.dz, self.loss, self.probs, self.partials, self.gnorms,
+            self.acts, self.dacts, self.dz, self.loss, self.probs, self.partials, self.gnorms, self.hits,
             self.stats, self.running, self.seeds, self.offsets, self.used, self.thresholds, self.masks,
-            self.prog, self.fprog, xb, yb if labels is None else labels, yb if targets is None else targets,
+            self.prog, self.fprog, xb, rows, yb if labels is None else labels, yb if targets is None else targets,
             self.loss_kind.code, model.l2, model.l1, p.n_decay)
+
+
+def compiled_step(model, optimizer, max_batch):
+    """The model's kept ``CompiledStep`` for ``optimizer``, refreshed, if it
+    was built for at least ``max_batch`` rows; else a new one, kept in its
+    place. ``fit`` called one epoch at a time and ``train_step`` then pay for
+    the set-up once. (The layers' configuration cannot change under a kept
+    step: ``Layer.fixed``.)"""
+    kept = model.__dict__.get("_compiled_step")
+    if kept is not None and kept.opt is optimizer and kept.max_batch >= max_batch:
+        kept.refresh()
+        return kept
+    step = CompiledStep(model, optimizer, max_batch)
+    model._compiled_step = step
+    return step
 
 
 # Rows per call of compiled inference: the activations of a block stay in

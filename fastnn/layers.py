@@ -32,6 +32,15 @@ class Layer:
 
     param_shapes = {}               # name -> shape, filled by subclasses
     decay = ()                      # names that take weight decay / L2 (weights)
+    # configuration fixed at construction: the compiled step copies it into
+    # its tables and is kept between calls, so a later change would not reach it
+    fixed = ()
+
+    def __setattr__(self, name, value):
+        if name in self.fixed and hasattr(self, name):
+            raise AttributeError(f"{type(self).__name__}.{name} is fixed at construction; build a new layer "
+                                 "(and a new Sequential) to change it")
+        object.__setattr__(self, name, value)
 
     def bind(self, params, grads, dtype, backend, device=False):
         """Attach views of the model's buffers; ``device``: they live on the GPU."""
@@ -69,6 +78,7 @@ class Dense(Layer):
     for tanh and ``glorot_uniform`` otherwise. ``bias=False`` before a
     BatchNorm, whose beta does the bias's job.
     """
+    fixed = ("in_features", "out_features", "activation", "bias", "alpha")
 
     def __init__(self, in_features: int, out_features: int, activation: str | None = None,
                  init: str | None = None, bias: bool = True, alpha: float = 0.01) -> None:
@@ -124,6 +134,7 @@ class Dense(Layer):
 class Activation(Layer):
     """An elementwise activation as a layer of its own."""
     name = "linear"
+    fixed = ("name", "alpha")
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
@@ -178,6 +189,7 @@ class Dropout(Layer):
     same mask from (seed, offset) instead of storing it. ``seed=None`` takes
     a seed from the model's seed, so a model is reproducible as a whole.
     """
+    fixed = ("keep_prob",)
 
     def __init__(self, keep_prob: float, seed: int | None = None) -> None:
         super().__init__()
@@ -223,6 +235,7 @@ class BatchNorm(Layer):
     statistics (float64) updated in training with PyTorch's ``momentum``
     and used at inference.
     """
+    fixed = ("features", "momentum", "eps")
 
     def __init__(self, features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
         super().__init__()

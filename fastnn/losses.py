@@ -190,15 +190,26 @@ class LossKind:
         hits = (z > 0).astype(np.int64)
         return hits[:, 0] if hits.shape[1] == 1 else hits
 
+    def hits(self, z, y):
+        """How many predictions of host logits ``z`` are right against the
+        targets ``y``: per example for labels, per output for 0/1 targets;
+        0 for a regression loss (see ``count``)."""
+        if not self.classifier:
+            return 0.0
+        if self.labels:
+            return float(np.count_nonzero(z.argmax(axis=1) == y))
+        return float(np.count_nonzero((z > 0) == (y > 0.5)))
+
+    def count(self, rows, outputs):
+        """How many predictions ``hits`` counts over for ``rows`` examples."""
+        return rows if self.labels else rows * outputs
+
     def correct(self, z, y):
         """Fraction of right predictions for host logits and targets (None
-        for a regression loss): per example for labels, per output for 0/1
-        targets."""
+        for a regression loss)."""
         if not self.classifier:
             return None
-        if self.labels:
-            return float(np.mean(z.argmax(axis=1) == y))
-        return float(np.mean((z > 0) == (y > 0.5)))
+        return self.hits(z, y) / self.count(*z.shape)
 
 
 LOSS_KINDS = {kind.name: kind for kind in (

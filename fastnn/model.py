@@ -48,8 +48,10 @@ class History:
     """What ``fit`` records, one entry per epoch.
 
     ``history``: dict of lists: ``cost`` (mean training cost over the epoch's
-    batches, regularization included), ``accuracy`` (on the training set,
-    inference mode, after the epoch), ``val_cost``/``val_accuracy`` (with
+    batches, regularization included), ``accuracy`` (training accuracy: by
+    default the running fraction of right predictions in the epoch's own
+    training forwards; ``fit(train_metrics="exact")`` for an inference pass
+    after the epoch), ``val_cost``/``val_accuracy`` (with
     validation data), ``lr`` (the learning rate used), ``time``; and
     ``grad_norms``: dict layer name -> list of the epoch's mean ||dW||, to
     see vanishing or exploding gradients.
@@ -293,19 +295,39 @@ class Sequential:
         regularization, and backward. Returns the cost; the gradients are in
         ``parameters().grad``. (What ``train_step`` and gradient checks use.)"""
         x = self._x(X)
-        y = self._y(y, x.shape[0])
+        return self._loss_and_grads(x, self._y(y, x.shape[0]))[0]
+
+    def _loss_and_grads(self, x, y):
+        """``loss_and_grads`` of validated data; returns (cost, logits)."""
         self._params.zero_grad()
         logits = self._forward(x, training=True)
         out = self._loss.checked(logits, y, self.backend)
         cost = out.cost + self._penalties(x.shape[0])
         self.backward(out.grad)
-        return cost
+        return cost, logits
 
     def train_step(self, xb: ArrayLike, yb: ArrayLike, optimizer: Optimizer) -> float:
-        """One step of mini-batch gradient descent; returns the batch's cost."""
+        """One step of mini-batch gradient descent on the batch ``(xb, yb)``;
+        returns the batch's cost (regularization included).
+
+        For your own training loop. On the cpu backend, with every layer and
+        the optimizer supported, the step is one compiled call (the one
+        ``fit`` runs, built once per model and optimizer and kept); otherwise
+        it goes layer by layer. Either way ``parameters().grad`` holds the
+        step's gradients afterwards.
+        """
         if optimizer.params is not self._params:
             raise ValueError("optimizer was built for other parameters; use model.parameters()")
-        cost = self.loss_and_grads(xb, yb)
+        x = self._x(xb, "xb")
+        y = self._y(yb, x.shape[0], "yb")
+        kept = self.__dict__.get("_compiled_step")
+        if kept is not None and kept.opt is optimizer and kept.max_batch >= x.shape[0]:
+            kept.refresh()
+            return float(kept(x, y))
+        from .compiled import compiled_step, supported
+        if supported(self, optimizer) is None:
+            return float(compiled_step(self, optimizer, x.shape[0])(x, y))
+        cost = self._loss_and_grads(x, y)[0]
         optimizer.step()
         return cost
 
@@ -340,7 +362,8 @@ class Sequential:
     def fit(self, X: ArrayLike, y: ArrayLike, optimizer: Optimizer, epochs: int = 1, batch_size: int = 64,
             schedule: Schedule | None = None, validation_data: tuple[ArrayLike, ArrayLike] | None = None,
             shuffle: bool = True, seed: int = 0, callbacks: Sequence[Callback] = (),
-            verbose: bool | None = None, compiled: bool | None = None) -> History:
+            verbose: bool | None = None, compiled: bool | None = None,
+            train_metrics: str = "running") -> History:
         """Mini-batch gradient descent with the course's partition.
 
         Each epoch shuffles (X, y) with a generator seeded by ``seed`` (unless
@@ -363,11 +386,22 @@ class Sequential:
         whenever the backend is cpu and every layer and the optimizer are
         supported; ``False`` steps layer by layer. Both give the same results
         to rounding.
+
+        ``train_metrics``: how the history's training ``accuracy`` is
+        measured. ``"running"`` (default, as Keras reports it): from each
+        batch's own training forward as the epoch goes, so it costs nothing,
+        but mixes the weights of the whole epoch and, with dropout, the
+        thinned network. ``"exact"``: one inference-mode pass over the whole
+        training set after each epoch (what ``evaluate`` gives), at the price
+        of that pass. The ``cost`` entry is the running mean of the batches'
+        costs either way; validation metrics are always exact.
         """
         if optimizer.params is not self._params:
             raise ValueError("optimizer was built for other parameters; use model.parameters()")
         epochs = _checks.positive_int("epochs", epochs)
         batch_size = _checks.positive_int("batch_size", batch_size)
+        if train_metrics not in ("running", "exact"):
+            raise ValueError(f"train_metrics must be 'running' or 'exact', got {train_metrics!r}")
         x_all = self._x(X)
         y_all = self._y(y, x_all.shape[0])
         m = x_all.shape[0]
@@ -395,27 +429,32 @@ class Sequential:
                 if schedule is not None and schedule.per == "epoch":
                     optimizer.lr = schedule(epoch)
                 lr_used = optimizer.lr
-                xs, ys = trainer.shuffle(rng.permutation(m)) if shuffle else (x_all, y_all)
-                total, norms = 0.0, np.zeros(len(dense))
+                trainer.epoch(rng.permutation(m) if shuffle else None)
+                total, norms, hits = 0.0, np.zeros(len(dense)), 0.0
                 batches = 0
                 for start in range(0, m, batch_size):
                     if schedule is not None and schedule.per == "step":
                         optimizer.lr = schedule(step)
-                    xb, yb = xs[start:start + batch_size], ys[start:start + batch_size]
-                    cost, gn = trainer.step(xb, yb)
+                    stop = min(m, start + batch_size)
+                    cost, gn, right = trainer.step(start, stop)
                     if cost is not None:                  # host: checked every step
                         _check_cost(cost, epoch, batches, step, optimizer)
-                        total += cost * xb.shape[0]
+                        total += cost * (stop - start)
                         norms += gn
+                        hits += right
                     batches += 1
                     step += 1
                 on_device = trainer.read()                # device: one read per epoch
                 if on_device is not None:
-                    costs, norms = on_device
+                    costs, norms, hits = on_device
                     for b, c in enumerate(costs):
                         _check_cost(c, epoch, b, step - batches + b, optimizer)
                     total = float(np.sum(costs))
-                logs = {"cost": total / m, "accuracy": self._evaluate(x_all, y_all)["accuracy"], "lr": lr_used}
+                if train_metrics == "exact":
+                    accuracy = self._evaluate(x_all, y_all)["accuracy"]
+                else:
+                    accuracy = hits / self._loss.count(m, self.out_features) if self._loss.classifier else None
+                logs = {"cost": total / m, "accuracy": accuracy, "lr": lr_used}
                 if validation_data is not None:
                     ev = self._evaluate(xv, yv)
                     logs.update(val_cost=ev["cost"], val_accuracy=ev["accuracy"])

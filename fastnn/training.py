@@ -11,10 +11,12 @@ trainer chosen once per ``fit`` call by ``trainer_for``:
 - ``LayerTrainer``: layer by layer on the host (``compiled=False``, the ref
   backend, or a model or optimizer the compiled step does not run).
 
-A trainer answers ``shuffle(perm)`` (the epoch's shuffled data), ``step(xb,
-yb)`` (the batch's cost and each Dense layer's ||dW||, or ``(None, None)``
-when they stay on the device) and ``read()`` (the device's costs and norms
-at the end of an epoch; ``None`` on the host).
+A trainer answers ``epoch(perm)`` (the epoch's order of the examples, None
+to keep theirs), ``step(start, stop)`` (a step on the epoch's examples
+``start:stop``: the batch's cost, each Dense layer's ||dW|| and the number
+of right predictions of the batch's training forward, or ``(None, None,
+None)`` when they stay on the device) and ``read()`` (the device's costs,
+norms and right predictions at the end of an epoch; ``None`` on the host).
 """
 import sys
 
@@ -33,9 +35,10 @@ class _HostTrainer:
 
     def __init__(self, x, y):
         self.x, self.y = x, y
+        self.xs, self.ys = x, y
 
-    def shuffle(self, perm):
-        return self.x[perm], self.y[perm]
+    def epoch(self, perm):
+        self.xs, self.ys = (self.x, self.y) if perm is None else (self.x[perm], self.y[perm])
 
     def read(self):
         return None
@@ -48,24 +51,35 @@ class LayerTrainer(_HostTrainer):
         super().__init__(x, y)
         self.model, self.optimizer = model, optimizer
         self.dense = [layer for layer in model.layers if isinstance(layer, Dense)]
+        self.loss = LOSS_KINDS[model.loss]
 
-    def step(self, xb, yb):
-        cost = self.model.train_step(xb, yb, self.optimizer)
-        return cost, np.array([float(np.linalg.norm(layer.grads["W"])) for layer in self.dense])
+    def step(self, start, stop):
+        xb, yb = self.xs[start:stop], self.ys[start:stop]
+        cost, logits = self.model._loss_and_grads(xb, yb)
+        self.optimizer.step()
+        norms = np.array([float(np.linalg.norm(layer.grads["W"])) for layer in self.dense])
+        return cost, norms, self.loss.hits(logits, yb)
 
 
 class CompiledTrainer(_HostTrainer):
-    """One compiled call per batch (``fastnn.compiled.CompiledStep``)."""
+    """One compiled call per batch (``fastnn.compiled.CompiledStep``). The
+    step gathers its batch's rows from the whole dataset itself, so an
+    epoch's shuffle moves only the targets and an index."""
 
     def __init__(self, model, optimizer, x, y, max_batch):
-        from .compiled import CompiledStep
+        from .compiled import compiled_step
         super().__init__(x, y)
-        self.compiled = CompiledStep(model, optimizer, max_batch)
+        self.compiled = compiled_step(model, optimizer, max_batch)
         self.dense = np.array([i for i, layer in enumerate(model.layers) if isinstance(layer, Dense)], int)
+        self.order = np.arange(x.shape[0], dtype=np.intp)
 
-    def step(self, xb, yb):
-        cost = self.compiled(xb, yb)
-        return cost, self.compiled.gnorms[self.dense]
+    def epoch(self, perm):
+        self.order = np.arange(self.x.shape[0], dtype=np.intp) if perm is None else perm.astype(np.intp)
+        self.ys = self.y if perm is None else self.y[self.order]
+
+    def step(self, start, stop):
+        cost = self.compiled(self.x, self.ys[start:stop], self.order[start:stop])
+        return cost, self.compiled.gnorms[self.dense], self.compiled.hits[0]
 
 
 class DeviceBook:
@@ -89,26 +103,33 @@ class DeviceBook:
         self.stops = _arrays.as_device(np.array([o + n for o, n in seg], np.int64))
         self.costs = _arrays.zeros(n_batches, np.float64, like=like)
         self.norms = _arrays.zeros(len(seg), np.float64, like=like)
+        self.hits = _arrays.zeros(1, np.float64, like=like)     # right predictions of the epoch's forwards
         self.b = 0                                  # the next batch's slot in costs
         self.xs = self.ys = None
+        self.order = (x, y)                         # the epoch's data, in its order
         self.params = model.parameters()
         self.penalties = [(op, lam, scale) for op, lam, scale in
                           (("l2_penalty", model.l2, 1.0), ("l1_penalty", model.l1, 0.5)) if lam]
 
-    def shuffle(self, perm):
+    def epoch(self, perm):
         """The epoch's shuffled copies of the dataset, gathered on the device."""
         x, y = self.x, self.y
+        if perm is None:
+            self.order = (x, y)
+            return
         if self.xs is None:
             self.xs, self.ys = _arrays.empty_like(x), _arrays.empty_like(y)
         idx = _arrays.as_device(perm.astype(np.intp))           # m indices: the epoch's one upload
         self.k.data.gather_rows(self.xs, x, idx)
         rows = y.shape[0]
         self.k.data.gather_rows(self.ys.reshape(rows, y.size // rows), y.reshape(rows, y.size // rows), idx)
-        return self.xs, self.ys
+        self.order = (self.xs, self.ys)
 
-    def step(self, xb, yb):
+    def step(self, start, stop):
         from .regularization import _penalty_partials
         model, mk, p = self.model, self.k.metrics, self.params
+        xs, ys = self.order
+        xb, yb = xs[start:stop], ys[start:stop]
         b, bs = self.b, xb.shape[0]
         p.zero_grad()
         logits = model._forward(xb, True)
@@ -118,19 +139,22 @@ class DeviceBook:
             # the batch's penalty lam/(2 bs) * sum, times bs
             for part in _penalty_partials(op, p.data[:p.n_decay], p.grad[:p.n_decay], lam, bs, scale, "cuda"):
                 mk.sum_into(self.costs, b, part, lam / 2)
+        if self.loss.classifier:
+            (mk.argmax_hits if self.loss.labels else mk.threshold_hits)(self.hits, 0, logits, yb)
         model.backward(out.grad)
         mk.segment_norms(self.norms, p.grad, self.starts, self.stops)
         self.optimizer.step()
         self.b = b + 1
-        return None, None
+        return None, None, None
 
     def read(self):
-        """(costs, norms) of the epoch on the host; the buffers restart at zero."""
-        costs, norms = self.costs.copy_to_host(), self.norms.copy_to_host()
+        """(costs, norms, right predictions) of the epoch on the host; the
+        buffers restart at zero."""
+        costs, norms, hits = self.costs.copy_to_host(), self.norms.copy_to_host(), self.hits.copy_to_host()
         n, self.b = self.b, 0
-        _arrays.fill(self.costs, 0)
-        _arrays.fill(self.norms, 0)
-        return costs[:n], norms
+        for buf in (self.costs, self.norms, self.hits):
+            _arrays.fill(buf, 0)
+        return costs[:n], norms, float(hits[0])
 
 
 def device_evaluate(model, x, y, logits, out):

@@ -195,3 +195,23 @@ def test_machine_names_the_last_level_cache_when_sysfs_lists_one(monkeypatch):
     assert "last-level cache 260 MiB;" in machine()
     monkeypatch.setattr(jit, "last_level_cache_bytes", lambda: 0)
     assert "last-level cache" not in machine()
+
+
+def test_peers_get_their_own_tables():
+    """The ladder's records are no kernel rows; their table gives fastnn
+    fit's speedup over the fastest peer and the step over its GEMMs."""
+    from fastnn.bench import markdown, peers
+    record = {"rung": "784-256-128-10", "batch": 64, "dtype": "float32", "rounds": 9,
+              "per_step": {"fastnn fit": 700e-6, "fastnn train_step": 680e-6, "fastnn bare step": 660e-6,
+                           "PyTorch eager": 1400e-6, "JAX jit + optax": 1050e-6},
+              "predict_rows_per_s": {"fastnn": 3.0e5, "PyTorch": 2.0e5, "JAX": 2.5e5},
+              "gemm": {"best": 440e-6}, "step_over_gemm": 1.5}
+    f64 = dict(record, dtype="float64", rounds=3)
+    records = [_rec("peers|x|b64|float64", 1e-3, backend="cpu", peers=f64),
+               _rec("peers|x|b64|float32", 1e-3, backend="cpu", peers=record)]
+    assert summarize(records) == []
+    ladder = peers(records)
+    assert [r["dtype"] for r in ladder] == ["float32", "float64"]
+    md = markdown([], "test machine", ladder=ladder)
+    assert "| 784-256-128-10 | 64 | float32 | 700 | 680 | 660 | 1,400 | 1,050 |  | 1.50x | 1.50x | 9 |" in md
+    assert "| 784-256-128-10 | float32 | 300 | 200 | 250 |  |" in md

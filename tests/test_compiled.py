@@ -126,3 +126,120 @@ def test_compiled_inference_same_bits_for_any_thread_count(dtype):
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def _plain(loss, out, dtype=np.float64):
+    return fastnn.Sequential([fastnn.Dense(4, 12, "relu"), fastnn.Dense(12, 8, "tanh"), fastnn.Dense(8, out)],
+                             loss=loss, dtype=dtype, seed=5)
+
+
+def _data(loss, out, m=150, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, 4))
+    y = rng.integers(0, out, m) if loss == "softmax_cross_entropy" else (rng.random((m, out)) < 0.5).astype(float)
+    return X, y
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "layers"])
+@pytest.mark.parametrize("loss,out", [("softmax_cross_entropy", 3), ("binary_cross_entropy", 2)])
+def test_running_accuracy_is_the_epochs_own_forwards(loss, out, compiled):
+    """With lr = 0 the weights never move and there is no dropout or batch
+    norm, so every batch's training forward is the inference forward: the
+    running accuracy must equal evaluate's, and "exact" must too."""
+    X, y = _data(loss, out)
+    model = _plain(loss, out)
+    opt = fastnn.SGD(model.parameters(), lr=0.0)
+    expected = model.evaluate(X, y)["accuracy"]
+    assert 0.0 < expected < 1.0
+    h = model.fit(X, y, optimizer=opt, epochs=2, batch_size=32, verbose=False, compiled=compiled)
+    assert h["accuracy"] == [expected, expected]
+    h = model.fit(X, y, optimizer=opt, epochs=1, batch_size=32, verbose=False, compiled=compiled,
+                  train_metrics="exact")
+    assert h["accuracy"] == [expected]
+
+
+def test_running_accuracy_follows_training():
+    """While the model learns, the running accuracy trails the exact one
+    measured after each epoch (it averages the epoch's older weights), and
+    both are None for a regression loss."""
+    X, y = _data("softmax_cross_entropy", 3, m=600)
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+    runs = {}
+    for metrics in ("running", "exact"):
+        model = _plain("softmax_cross_entropy", 3)
+        opt = fastnn.Adam(model.parameters(), lr=0.01)
+        runs[metrics] = model.fit(X, y, optimizer=opt, epochs=4, batch_size=32, verbose=False,
+                                  train_metrics=metrics)["accuracy"]
+    assert runs["running"][0] < runs["exact"][0]
+    assert runs["exact"][-1] > 0.8
+    model = _plain("mean_squared_error", 2)
+    h = model.fit(X, np.ones((600, 2)), optimizer=fastnn.SGD(model.parameters()), epochs=1, verbose=False)
+    assert h["accuracy"] == [None]
+    with pytest.raises(ValueError, match="train_metrics"):
+        model.fit(X, np.ones((600, 2)), optimizer=fastnn.SGD(model.parameters()), train_metrics="mean")
+
+
+def test_fit_one_epoch_at_a_time_equals_one_call():
+    """The step is kept between fit calls: three calls of one epoch end where
+    one call of three does, bit for bit (parameters, optimizer state,
+    batch-norm statistics, dropout streams), and build the step once."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((130, 3))
+    y = rng.integers(0, 4, 130)
+    ends = []
+    for calls in ((3,), (1, 1, 1)):
+        model = _model("softmax_cross_entropy", 4, np.float32)
+        opt = fastnn.Adam(model.parameters(), lr=0.01)
+        steps = set()
+        for epochs in calls:
+            model.fit(X, y, optimizer=opt, epochs=epochs, batch_size=32, shuffle=False, verbose=False)
+            steps.add(id(model._compiled_step))
+        assert len(steps) == 1
+        ends.append((model.parameters().data.copy(), opt.state["m"].copy(), model.layers[1].running_var.copy(),
+                     model.layers[3].offset))
+    (p1, m1, v1, o1), (p2, m2, v2, o2) = ends
+    assert np.array_equal(p1, p2) and np.array_equal(m1, m2) and np.array_equal(v1, v2) and o1 == o2
+
+
+def test_a_kept_step_rereads_what_changed_outside():
+    """Between fit calls a user may replace an optimizer's state buffer or a
+    layer's running statistics: the kept step must use the new ones."""
+    X, y = _data("softmax_cross_entropy", 3)
+    model = fastnn.Sequential([fastnn.Dense(4, 6, bias=False), fastnn.BatchNorm(6), fastnn.ReLU(),
+                               fastnn.Dense(6, 3)], seed=0)
+    opt = fastnn.Adam(model.parameters(), lr=0.01)
+    model.fit(X, y, optimizer=opt, epochs=1, verbose=False)
+    step = model._compiled_step
+    opt.state["m"] = np.full_like(opt.state["m"], 0.5)
+    model.layers[1].running_mean = np.full(6, 7.0)
+    model.fit(X, y, optimizer=opt, epochs=1, verbose=False)
+    assert model._compiled_step is step
+    assert step.state1 is opt.state["m"] and not np.all(opt.state["m"] == 0.5)     # updated in place
+    assert model.layers[1].running_mean.base is step.running
+    assert np.all(np.abs(model.layers[1].running_mean) < 7.0)          # moved from 7 toward the batch means
+
+
+def test_train_step_runs_the_compiled_step():
+    """train_step on the cpu is the compiled step (kept on the model), and
+    equals the layer path's step to rounding."""
+    X, y = _data("softmax_cross_entropy", 3, m=32)
+    compiled, layers = _plain("softmax_cross_entropy", 3), _plain("softmax_cross_entropy", 3)
+    o1, o2 = fastnn.Adam(compiled.parameters(), lr=0.01), fastnn.Adam(layers.parameters(), lr=0.01)
+    for _ in range(3):
+        c1 = compiled.train_step(X, y, o1)
+        c2 = layers.loss_and_grads(X, y)
+        o2.step()
+        assert c1 == pytest.approx(c2, rel=1e-10)
+    assert isinstance(compiled._compiled_step, CompiledStep) and compiled._compiled_step.opt is o1
+    testing.assert_close(compiled.parameters().data, layers.parameters().data, "reduction")
+    testing.assert_close(compiled.parameters().grad, layers.parameters().grad, "reduction")
+
+
+def test_layer_configuration_is_fixed():
+    """A kept compiled step copied the layers' configuration into its tables:
+    changing it afterwards is refused, not silently ignored."""
+    for layer, name, value in ((fastnn.Dropout(0.5), "keep_prob", 0.9), (fastnn.BatchNorm(3), "momentum", 0.5),
+                               (fastnn.Dense(2, 3, "relu"), "activation", "tanh"), (fastnn.ReLU(), "name", "tanh"),
+                               (fastnn.LeakyReLU(0.1), "alpha", 0.3)):
+        with pytest.raises(AttributeError, match=f"{name} is fixed"):
+            setattr(layer, name, value)

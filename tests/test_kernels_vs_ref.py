@@ -95,10 +95,11 @@ def test_bounds_checked_run_is_live():
 
 
 @pytest.mark.parametrize("m,n,k", [(5, 7, 3),          # one BLAS call
-                                   (513, 200, 70),     # row blocks
-                                   (64, 256, 784),     # few rows, wide: column blocks
-                                   (64, 20, 30)],      # few rows, too small to split
-                         ids=["tiny", "rows", "columns", "single"])
+                                   (513, 200, 70),     # taller than wide: 2 row blocks
+                                   (64, 256, 784),     # wider than tall: 2 column blocks
+                                   (600, 520, 440),    # large: 4 row blocks
+                                   (64, 20, 30)],      # too small to split
+                         ids=["tiny", "rows", "columns", "four-rows", "single"])
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True)])
 def test_gemm_split_paths(m, n, k, trans_a, trans_b):
     """Every path of the cpu GEMM (row blocks, column blocks, one BLAS call)

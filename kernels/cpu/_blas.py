@@ -107,22 +107,21 @@ def _gemm(c, a, b, trans_a, trans_b, alpha, beta):
             alpha, b, _ld(b), a, _ld(a), beta, c, _ld(c))
 
 
-# How the output rows are split into single-threaded BLAS calls: at most
-# MAX_BLOCKS blocks of at least MIN_ROWS rows. The split depends on the shape
-# only, never on the thread count, so every output element comes from the
-# same BLAS call whatever the number of threads: results are identical for 1
-# or N threads. Each call re-packs op(b), so blocks must stay long: on the
-# 2-core machine 8 blocks beat 4 or 16 (784x128 weights, batch 1024: 1.2 ms
-# vs 2.2 ms for one single-threaded call). Below 64 rows a split re-packs
-# the weights for little gain, and the compiled training step runs such
-# small problems on one thread anyway.
-MAX_BLOCKS = 8
-MIN_ROWS = 64
-# A GEMM with too few rows to split (a batch of 64 through a wide layer) is
-# split into blocks of output columns instead, each at least MIN_COLS wide,
-# when it is big enough to pay for a parallel region.
-MIN_COLS = 32
+# How an output is split into single-threaded BLAS calls, one block per
+# thread of numba's pool. The split depends on the shape only, never on the
+# thread count, so every output element comes from the same BLAS call
+# whatever the number of threads: results are identical for 1 or N threads.
+#
+# Every call re-packs the operand it shares with the other blocks, so blocks
+# must be few and large: the longer output dimension is cut into 2 blocks,
+# 4 from GEMMs of QUAD_MACS multiply-adds, 8 from OCTO_MACS (even counts
+# keep 2 cores busy to the end). Below SPLIT_MACS, or when the longer side
+# is under 2 * MIN_SIDE, one call. Columns are cut at multiples of 16, so
+# every block's rows start 64-byte aligned in float32 where the output's do.
 SPLIT_MACS = 1 << 18
+QUAD_MACS = 1 << 27
+OCTO_MACS = 1 << 30
+MIN_SIDE = 64
 
 
 @kernel(inline=True)
@@ -133,23 +132,35 @@ def _any(x):
     return x[:, 0:x.shape[1]]
 
 
+@kernel
+def _blocks(m, n, k):
+    """(number of blocks, True to cut columns) for an (m, n) output with
+    inner dimension k: see above."""
+    macs = m * n * k
+    side = max(m, n)
+    if macs < SPLIT_MACS or side < 2 * MIN_SIDE:
+        return 1, False
+    nb = 8 if macs >= OCTO_MACS else 4 if macs >= QUAD_MACS else 2
+    nb = min(nb, side // MIN_SIDE)
+    return nb, n > m
+
+
 @kernel(parallel=True)
 def gemm_rows(c, a, b, trans_a, trans_b, alpha, beta):
-    """``_gemm`` split into blocks of output rows (or, for few rows, of output
-    columns), parallel over blocks.
+    """``_gemm`` split into blocks of output rows or columns, parallel over
+    blocks (``_blocks``).
 
     Each thread owns whole rows (columns) of c; BLAS itself runs single-threaded (see
     ``limit_blas_threads``), so numba's pool is the only one on the cores.
     """
     m, n = c.shape
-    nblocks = min(MAX_BLOCKS, (m + MIN_ROWS - 1) // MIN_ROWS)
+    nblocks, by_cols = _blocks(m, n, a.shape[0] if trans_a else a.shape[1])
     if nblocks <= 1:
-        ncols = min(MAX_BLOCKS, n // MIN_COLS)
-        if ncols <= 1 or m * n * (a.shape[0] if trans_a else a.shape[1]) < SPLIT_MACS:
-            _gemm(_any(c), _any(a), _any(b), trans_a, trans_b, alpha, beta)
-            return
-        cols = (n + ncols - 1) // ncols
-        for blk in prange(ncols):
+        _gemm(_any(c), _any(a), _any(b), trans_a, trans_b, alpha, beta)
+        return
+    if by_cols:
+        cols = ((n + nblocks - 1) // nblocks + 15) // 16 * 16
+        for blk in prange(nblocks):
             j0 = min(n, blk * cols)
             j1 = min(n, j0 + cols)
             # columns j0:j1 of op(b): columns of b, or rows of b when transposed

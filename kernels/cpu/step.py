@@ -155,6 +155,28 @@ def _data_loss(loss, g, probs, z, labels, targets, loss_code):
 
 
 @kernel
+def _hits(z, labels, targets, loss_code):
+    """How many predictions of the logits ``z`` are right: per row, the
+    argmax (the first of equal maxima, as NumPy's) against the label; per
+    output, ``z > 0`` against ``y > 0.5``; none for a regression loss."""
+    hits = 0.0
+    if loss_code == LOSS_SOFTMAX_CROSS_ENTROPY:
+        for i in range(z.shape[0]):
+            best = 0
+            for j in range(1, z.shape[1]):
+                if z[i, j] > z[i, best]:
+                    best = j
+            if best == labels[i]:
+                hits += 1.0
+    elif loss_code == LOSS_BINARY_CROSS_ENTROPY:
+        for i in range(z.shape[0]):
+            for j in range(z.shape[1]):
+                if (z[i, j] > 0) == (targets[i, j] > 0.5):
+                    hits += 1.0
+    return hits
+
+
+@kernel
 def _update(params, grads, state1, state2, hyper, opt_code, n_decay, tc):
     """The optimizer's update of the whole flat buffer (``tc``: the data's
     scalar type)."""
@@ -173,26 +195,38 @@ def _update(params, grads, state1, state2, hyper, opt_code, n_decay, tc):
 
 @kernel
 def train_step(params, grads, state1, state2, hyper, opt_code,
-               acts, dacts, dz, loss, probs, partials, gnorms,
+               acts, dacts, dz, loss, probs, partials, gnorms, hits,
                stats, running, seeds, offsets, used, thresholds, masks,
-               prog, fprog, X, labels, targets, loss_code, l2, l1, n_decay):
-    """One step; returns the batch's cost (data + regularization).
+               prog, fprog, X, rows, labels, targets, loss_code, l2, l1, n_decay):
+    """One step on the rows ``X[rows]`` (their ``labels`` or ``targets`` in
+    the same order); returns the batch's cost (data + regularization).
 
     Zeroes ``grads``, leaves d(cost)/d(params) in it, updates ``params`` and
     the optimizer state, advances the dropout ``offsets`` (recording the ones
-    used in ``used``) and writes each Dense layer's ||dW|| into ``gnorms``.
+    used in ``used``), writes each Dense layer's ||dW|| into ``gnorms`` and
+    the number of right predictions of this forward (``_hits``) into
+    ``hits[0]``: ``fit``'s running training accuracy, at no extra pass.
+
+    The batch's rows are gathered into ``acts``' first slot, which every
+    step copies its input into anyway: ``fit`` shuffles by passing a
+    permutation's slice, instead of copying the whole dataset every epoch.
+    The caller guarantees ``0 <= rows < len(X)``.
     """
-    batch, n_in = X.shape
+    batch, n_in = rows.shape[0], X.shape[1]
     nl = prog.shape[0]
     tc = type(X[0, 0])              # every scalar handed to a kernel is cast to the data's type
     grads[:] = 0
     x = _view(acts, 0, batch, n_in)
-    _copy(x, X)
+    for i in range(batch):
+        r = rows[i]
+        for j in range(n_in):
+            x[i, j] = X[r, j]
     z = _forward(acts, x, params, running, stats, seeds, offsets, used, thresholds, masks, prog, fprog, True)
     # ---- loss and regularization ------------------------------------------------------
     lb = loss[:batch]
     _data_loss(lb, _view(dacts, prog[nl - 1, PROG_ACTS_OFF], batch, z.shape[1]), probs, z, labels, targets,
                loss_code)
+    hits[0] = _hits(z, labels, targets, loss_code)
     cost = 0.0
     for i in range(batch):
         cost += lb[i]
