@@ -8,9 +8,10 @@ time per optimizer step (Adam, lr 1e-3), measured over an epoch of
 ``EPOCH`` shuffled batches as its users train (fastnn ``fit``; a Python
 loop over the jitted or eager step for JAX and PyTorch; ``MLPClassifier.fit``
 with ``max_iter=1``), plus fastnn's ``train_step`` and its bare compiled
-step on one batch. Every round times each framework once, in a shuffled
-order with a pause after each (``SETTLE``), so the machine's phases fall on
-all alike; the figure is the median over rounds. Also per rung:
+step on one batch. Every round times a block of each framework (its epoch
+repeated to last about ``BLOCK``), in a shuffled order with a pause after
+each (``SETTLE``), so the machine's phases fall on all alike; the figure is
+the median over rounds. Also per rung:
 
 - the GEMM ceiling: the step's GEMMs (forward, dW, dX) each timed alone
   with NumPy's BLAS on all threads and with fastnn's, the faster of the two
@@ -41,6 +42,7 @@ MIN_ROUNDS = 5
 # otherwise run on the cores of whichever framework comes next (fastnn's
 # steps on [784, 256, 128, 10] took 1.15 ms after them and 0.66 ms alone)
 SETTLE = 0.1
+BLOCK = 0.1           # each framework's timed block repeats its epoch to last about this long
 
 # name -> (hidden and output sizes after the 784 or 2 inputs, batch, batch norm + dropout)
 RUNGS = {
@@ -302,9 +304,13 @@ def _ladder(benchmark, rung, dtype):
         runs.update(fns)
         predicts[next(iter(fns)).split(" ")[0]] = predict
         costs[next(iter(fns))] = cost
-    for fn in runs.values():                     # compiled, jitted and warm
-        fn()
     smoke = benchmark.disabled
+    reps = {}
+    for name, fn in runs.items():                # compiled, jitted and warm; then each block's length
+        fn()
+        t = time.perf_counter()
+        fn()
+        reps[name] = 1 if smoke else max(1, int(BLOCK / max(time.perf_counter() - t, 1e-6)))
     times = {name: [] for name in runs}
     order = np.random.default_rng(0)
     t_end = time.perf_counter() + BUDGET
@@ -312,8 +318,9 @@ def _ladder(benchmark, rung, dtype):
     while r < (1 if smoke else MIN_ROUNDS) or (not smoke and time.perf_counter() < t_end and r < 200):
         for name in order.permutation(list(runs)):
             t = time.perf_counter()
-            runs[name]()
-            times[name].append((time.perf_counter() - t) / EPOCH)
+            for _ in range(reps[name]):
+                runs[name]()
+            times[name].append((time.perf_counter() - t) / (EPOCH * reps[name]))
             if not smoke:
                 time.sleep(SETTLE)
         r += 1
