@@ -31,6 +31,7 @@ import numpy as np
 import pytest
 
 import fastnn
+from fastnn.__main__ import best_time
 from fastnn.compiled import CompiledStep
 
 EPOCH = 16            # batches per timed epoch
@@ -266,29 +267,13 @@ def _gemm_ceiling(sizes, batch, dtype):
             shapes.append(("dX", np.empty((batch, fin), dtype), dz, w, False, True))
         for _, c, a, b, ta, tb in shapes:
             aa, bb = (a.T if ta else a), (b.T if tb else b)
-            t_np = _best(lambda: np.matmul(aa, bb, out=c))
-            t_fn = _best(lambda: gemm_rows(c, a, b, ta, tb, 1.0, 0.0))
+            t_np = best_time(lambda: np.matmul(aa, bb, out=c), min_time=0.02, warmup=0.02)
+            t_fn = best_time(lambda: gemm_rows(c, a, b, ta, tb, 1.0, 0.0), min_time=0.02, warmup=0.02)
             total["numpy"] += t_np
             total["fastnn"] += t_fn
             total["best"] += min(t_np, t_fn)
     time.sleep(0.3)          # NumPy's OpenBLAS threads spin for a while after a call
     return total
-
-
-def _best(fn, reps=5, min_time=0.02):
-    fn()
-    n, best = 1, float("inf")
-    for _ in range(reps):
-        while True:
-            t = time.perf_counter()
-            for _ in range(n):
-                fn()
-            dt = time.perf_counter() - t
-            if dt >= min_time or n >= 1 << 14:
-                break
-            n *= 2
-        best = min(best, dt / n)
-    return best
 
 
 def _ladder(benchmark, rung, dtype):
@@ -330,7 +315,8 @@ def _ladder(benchmark, rung, dtype):
     infer = {}
     for name, predict in predicts.items():
         predict(Xi)
-        infer[name] = INFER_ROWS / _best(lambda: predict(Xi), reps=1 if smoke else 5, min_time=0 if smoke else 0.05)
+        infer[name] = INFER_ROWS / best_time(lambda: predict(Xi), min_time=0 if smoke else 0.05,
+                                             repeat=1 if smoke else 5, warmup=0 if smoke else 0.05)
     gemm = _gemm_ceiling(sizes, batch, dtype) if not smoke else None
     record = {"rung": rung, "batch": batch, "dtype": np.dtype(dtype).name, "rounds": r,
               "per_step": per_step, "predict_rows_per_s": infer}
