@@ -218,16 +218,19 @@ class CompiledStep:
             self.loss_kind.code, model.l2, model.l1, p.n_decay)
 
 
-def compiled_step(model, optimizer, max_batch):
+def compiled_step(model, optimizer, max_batch, quiet=False):
     """The model's kept ``CompiledStep`` for ``optimizer``, refreshed, if it
     was built for at least ``max_batch`` rows; else a new one, kept in its
     place. ``fit`` called one epoch at a time and ``train_step`` then pay for
     the set-up once. (The layers' configuration cannot change under a kept
-    step: ``Layer.fixed``.)"""
+    step: ``Layer.fixed``.) With ``quiet``, None where the compiled step
+    cannot run them, instead of the ``ValueError`` that says why."""
     kept = model.__dict__.get("_compiled_step")
     if kept is not None and kept.opt is optimizer and kept.max_batch >= max_batch:
         kept.refresh()
         return kept
+    if quiet and supported(model, optimizer) is not None:
+        return None
     step = CompiledStep(model, optimizer, max_batch)
     model._compiled_step = step
     return step

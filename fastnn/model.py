@@ -32,6 +32,7 @@ import numpy as np
 
 from . import _arrays, _checks, training
 from ._backend import resolve
+from .compiled import compiled_forward, compiled_step, forward_supported
 from .layers import Dense, Dropout, Layer
 from .losses import LOSS_KINDS, LossOutput
 from .params import Parameters
@@ -262,7 +263,6 @@ class Sequential:
         """Inference-mode logits of validated ``x``; with ``y`` also the
         loss output. On the cpu, blocks of rows run as one compiled call
         each (``fastnn.compiled.compiled_forward``)."""
-        from .compiled import compiled_forward, forward_supported
         if forward_supported(self) is None:
             logits, per_example = compiled_forward(self, x, y)
             return logits, (None if y is None else LossOutput(None, per_example))
@@ -320,13 +320,9 @@ class Sequential:
             raise ValueError("optimizer was built for other parameters; use model.parameters()")
         x = self._x(xb, "xb")
         y = self._y(yb, x.shape[0], "yb")
-        kept = self.__dict__.get("_compiled_step")
-        if kept is not None and kept.opt is optimizer and kept.max_batch >= x.shape[0]:
-            kept.refresh()
-            return float(kept(x, y))
-        from .compiled import compiled_step, supported
-        if supported(self, optimizer) is None:
-            return float(compiled_step(self, optimizer, x.shape[0])(x, y))
+        step = compiled_step(self, optimizer, x.shape[0], quiet=True)
+        if step is not None:
+            return float(step(x, y))
         cost = self._loss_and_grads(x, y)[0]
         optimizer.step()
         return cost
