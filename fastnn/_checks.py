@@ -4,6 +4,8 @@ numba does not check bounds, so every shape, dtype, layout and index
 invariant a kernel relies on is checked here, before any kernel runs, with
 an error that names the argument and says what was expected.
 """
+import math
+
 import numpy as np
 
 from ._arrays import is_device, to_host
@@ -13,6 +15,18 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 def _is_array(a):
     return isinstance(a, np.ndarray) or is_device(a)
+
+
+def _plain(name, a, what="a numpy.ndarray (or a CUDA device array)"):
+    """``a`` is an exact ndarray or a device array. Subclasses are refused:
+    np.matrix keeps two dimensions through ``reshape(-1)`` and ``ravel``,
+    so a kernel given one indexes past its buffer; a masked array's mask
+    would be ignored."""
+    if not _is_array(a):
+        raise TypeError(f"{name} must be {what}, got {type(a).__name__}")
+    if isinstance(a, np.ndarray) and type(a) is not np.ndarray:
+        raise TypeError(f"{name} must be a plain numpy.ndarray, got the subclass {type(a).__name__}: "
+                        f"pass np.asarray({name}) (fastnn never writes into subclasses)")
 
 
 def _c_contiguous(a):
@@ -28,8 +42,7 @@ def array(name, a, ndim, dtype=None):
     ``ndim`` is the required number of dimensions (None: any); ``dtype``, if
     given, the dtype it must share with the other arrays of the call.
     """
-    if not _is_array(a):
-        raise TypeError(f"{name} must be a numpy.ndarray (or a CUDA device array), got {type(a).__name__}")
+    _plain(name, a)
     if np.dtype(a.dtype) not in FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
     if dtype is not None and np.dtype(a.dtype) != np.dtype(dtype):
@@ -56,6 +69,8 @@ def output(name, a, expected_shape, dtype, inputs=()):
 
     It must be a writeable C-contiguous array of the exact shape and dtype,
     and must not overlap any input (BLAS and the kernels assume no aliasing).
+    Outputs of one call must not overlap each other either: check them
+    together with ``disjoint``.
     """
     array(name, a, len(expected_shape), dtype)
     shape(name, a, expected_shape)
@@ -64,19 +79,52 @@ def output(name, a, expected_shape, dtype, inputs=()):
 
 def writeable(name, a, inputs=()):
     """Check that an array the kernel writes is writeable and overlaps no input."""
-    if isinstance(a, np.ndarray):
-        if not a.flags.writeable:
-            raise ValueError(f"{name} must be writeable")
-        for other_name, other in inputs:
-            if isinstance(other, np.ndarray) and np.may_share_memory(a, other):
-                raise ValueError(f"{name} must not share memory with {other_name}")
+    if isinstance(a, np.ndarray) and not a.flags.writeable:
+        raise ValueError(f"{name} must be writeable")
+    disjoint([(name, a)], inputs)
     return a
+
+
+def _extent(a):
+    """[first, last) byte addresses ``a`` may touch, host or device."""
+    if isinstance(a, np.ndarray):
+        return np.lib.array_utils.byte_bounds(a)
+    iface = getattr(a, "__cuda_array_interface__", None)
+    if iface is None:                          # the simulator's arrays wrap host ones
+        host = getattr(a, "_ary", None)
+        return np.lib.array_utils.byte_bounds(host) if isinstance(host, np.ndarray) else None
+    start = iface["data"][0]
+    itemsize = np.dtype(iface["typestr"]).itemsize
+    if iface.get("strides") is None:               # C-contiguous
+        return start, start + itemsize * math.prod(iface["shape"])
+    return start, start + itemsize + sum((n - 1) * abs(st) for n, st in zip(iface["shape"], iface["strides"]))
+
+
+def disjoint(outputs, inputs=()):
+    """No array a kernel writes (``outputs``: (name, array) pairs) may share
+    memory with another output or with any input: the kernels and BLAS read
+    inputs while they write, and two outputs over one buffer would
+    overwrite each other. Checked by address ranges, on either side."""
+    seen = []
+    for name, a in outputs:
+        if a is None or getattr(a, "size", 0) == 0:
+            continue
+        mine = _extent(a)
+        if mine is None:
+            continue
+        for other_name, other, is_output in seen + [(n, o, False) for n, o in inputs]:
+            if other is None or getattr(other, "size", 0) == 0:
+                continue
+            theirs = _extent(other)
+            if theirs is not None and mine[0] < theirs[1] and theirs[0] < mine[1]:
+                what = "another output" if is_output else "an input"
+                raise ValueError(f"{name} must not share memory with {other_name} ({what} of the same call)")
+        seen.append((name, a, True))
 
 
 def float64_vector(name, a, size):
     """A float64, C-contiguous (size,) array, e.g. batch-norm statistics."""
-    if not _is_array(a):
-        raise TypeError(f"{name} must be a numpy.ndarray (or a CUDA device array), got {type(a).__name__}")
+    _plain(name, a)
     if np.dtype(a.dtype) != np.float64:
         raise TypeError(f"{name} must be float64 (statistics are kept in float64), got {a.dtype}")
     if tuple(a.shape) != (size,):
@@ -84,6 +132,13 @@ def float64_vector(name, a, size):
     if not _c_contiguous(a):
         raise ValueError(f"{name} must be C-contiguous")
     return a
+
+
+def flag(name, value):
+    """A bool (Python or NumPy): ``training="no"`` must not mean True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def probability(name, p):
@@ -120,8 +175,7 @@ def labels(name, y, batch, classes):
     in place. Their range is still checked (a kernel would index with them),
     which reads them back: ``fit`` checks a whole dataset once instead.
     """
-    if not _is_array(y):
-        raise TypeError(f"{name} must be a numpy.ndarray of integer class labels, got {type(y).__name__}")
+    _plain(name, y, "a numpy.ndarray of integer class labels")
     if np.dtype(y.dtype).kind not in "iu":
         raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
     if tuple(y.shape) != (batch,):
@@ -133,6 +187,30 @@ def labels(name, y, batch, classes):
     if lo < 0 or hi >= classes:
         raise ValueError(f"{name} must lie in [0, {classes}) for {classes} classes, got values in [{lo}, {hi}]")
     return y if is_device(y) else np.ascontiguousarray(y, dtype=np.intp)
+
+
+def unit_interval(name, a):
+    """Every value of ``a`` in [0, 1] (NaN is not): probabilities and
+    binary targets. Device arrays are read back."""
+    host = to_host(a)
+    bad = ~((host >= 0) & (host <= 1))
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} must hold values in [0, 1], got {host[where]} at index {where}")
+    return a
+
+
+def finite(name, a):
+    """No NaN or infinity in a host array; the error names the first one.
+    A sum is the fast test (NaN and inf propagate into it); only when it is
+    not finite (or overflows) is the array scanned."""
+    if a.dtype.kind == "f" and not np.isfinite(np.add.reduce(a, axis=None)):
+        bad = ~np.isfinite(a)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name} contains {a[where]} at index {where}: fastnn trains and predicts on "
+                             "finite values only (impute or drop missing values first)")
+    return a
 
 
 def scalar(name, value, *, low=None, high=None, low_open=False):

@@ -20,8 +20,8 @@ def activation_code(activation, alpha):
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or None, got {activation!r}")
     code = ACTIVATIONS[activation]
-    alpha = _checks.scalar("alpha", alpha, low=0.0) if code == LEAKY_RELU else 0.0
-    return code, alpha
+    alpha = _checks.scalar("alpha", alpha, low=0.0)       # checked even where unused: one rule
+    return code, (alpha if code == LEAKY_RELU else 0.0)
 
 
 def activation_forward(x: np.ndarray, activation: str, *, alpha: float = 0.01, out: np.ndarray | None = None,

@@ -14,7 +14,16 @@ import numpy as np
 from . import _arrays, _checks
 from ._backend import kernels
 
-__all__ = ["BatchNormOutput", "batchnorm_forward", "batchnorm_backward"]
+__all__ = ["BatchNormOutput", "batchnorm_forward", "batchnorm_backward", "check_training_batch"]
+
+
+def check_training_batch(rows):
+    """The one rule for every training path (the layer path, the compiled
+    step and ``fit``'s batch plan): batch statistics need two examples."""
+    if rows < 2:
+        raise ValueError(f"batch norm in training needs at least 2 examples per batch, got {rows} "
+                         "(the batch variance of one example is 0 and its unbiased estimate undefined): "
+                         "change batch_size so that no batch, the last one included, has a single example")
 
 
 class BatchNormOutput(NamedTuple):
@@ -64,15 +73,18 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, runnin
         out = _arrays.empty_like(x)
     else:
         _checks.output("out", out, x.shape, x.dtype, [("x", x)])
+    training = _checks.flag("training", training)
     k = kernels(backend, x=x, gamma=gamma, running_mean=running_mean, out=out).batchnorm
     if not training:
+        _checks.disjoint([("out", out)], [("x", x), ("gamma", gamma), ("beta", beta),
+                                          ("running_mean", running_mean), ("running_var", running_var)])
         k.batchnorm_forward_eval(out, x, running_mean, running_var, gamma, beta, eps)
         return BatchNormOutput(out)
-    if x.shape[0] < 2:
-        raise ValueError(f"batch norm in training needs at least 2 examples per batch, got {x.shape[0]} "
-                         "(the batch variance of one example is 0 and its unbiased estimate undefined)")
+    check_training_batch(x.shape[0])
     _checks.writeable("running_mean", running_mean)
     _checks.writeable("running_var", running_var)
+    _checks.disjoint([("out", out), ("running_mean", running_mean), ("running_var", running_var)],
+                     [("x", x), ("gamma", gamma), ("beta", beta)])
     mean = _arrays.empty(f, np.float64, like=x)
     rstd = _arrays.empty(f, np.float64, like=x)
     k.batchnorm_forward_train(out, mean, rstd, running_mean, running_var, x, gamma, beta, momentum, eps)
@@ -100,6 +112,8 @@ def batchnorm_backward(dout: np.ndarray, x: np.ndarray, mean: np.ndarray, rstd: 
               else _checks.output("dgamma", dgamma, (f,), x.dtype, inputs))
     dbeta = (_arrays.zeros(f, x.dtype, like=x) if dbeta is None
              else _checks.output("dbeta", dbeta, (f,), x.dtype, inputs))
+    _checks.disjoint([("dx", dx), ("dgamma", dgamma), ("dbeta", dbeta)],
+                     inputs + [("mean", mean), ("rstd", rstd)])
     k = kernels(backend, dout=dout, x=x, mean=mean, gamma=gamma).batchnorm
     k.batchnorm_backward(dx, dgamma, dbeta, dout, x, mean, rstd, gamma)
     return dx, dgamma, dbeta

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _arrays
 from ._backend import resolve
+from .batchnorm import check_training_batch
 from .kernels import codes as c
 from .kernels.philox import keep_threshold
 from .layers import Activation, BatchNorm, Dense, Dropout
@@ -148,8 +149,7 @@ class CompiledStep:
         self.running = prog.running()
         for layer, s0 in prog.bn_layers:              # the layers keep views into the flat buffer
             f = layer.features
-            layer.running_mean = self.running[s0:s0 + f]
-            layer.running_var = self.running[s0 + f:s0 + 2 * f]
+            layer._hold(self.running[s0:s0 + f], self.running[s0 + f:s0 + 2 * f])
         self.bn_layers = prog.bn_layers
         self.max_batch = max_batch
         self.loss_kind = LOSS_KINDS[model.loss]
@@ -171,13 +171,11 @@ class CompiledStep:
         for i, layer in self.dropouts:
             self.seeds[i] = layer.seed
         for layer, s0 in self.bn_layers:
-            f = layer.features
-            for name, view in (("running_mean", self.running[s0:s0 + f]),
-                               ("running_var", self.running[s0 + f:s0 + 2 * f])):
-                mine = getattr(layer, name)
-                if mine.base is not self.running:
-                    view[:] = mine
-                    setattr(layer, name, view)
+            if layer.running_mean.base is not self.running:      # another step took the layer's statistics
+                f = layer.features
+                mean, var = self.running[s0:s0 + f], self.running[s0 + f:s0 + 2 * f]
+                mean[:], var[:] = layer.running_mean, layer.running_var
+                layer._hold(mean, var)
 
     def __call__(self, xb, yb, rows=None):
         """One step on a validated batch (``xb`` in the model's dtype, ``yb``
@@ -202,11 +200,13 @@ class CompiledStep:
             raise ValueError(f"batch of {batch} exceeds the compiled step's {self.max_batch}")
         if batch != yb.shape[0]:
             raise ValueError(f"batch of {batch} rows with {yb.shape[0]} targets")
+        if self.bn_layers:
+            check_training_batch(batch)
         if rows is None:
             rows = self.arange[:batch]
         for i, layer in self.dropouts:                # another path may have moved the stream on
             self.offsets[i] = layer.offset
-        opt.t += 1
+        opt._t += 1                                   # counted without the public check, per step
         opt.compiled_hyper(self.hyper)
         labels, targets = self.targets
         step = self.k.train_step_serial if batch * self.macs < self.serial_below else self.k.train_step

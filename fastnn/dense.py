@@ -92,6 +92,7 @@ def dense_backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray, out: np.ndarr
     (dx, dw, db)
     """
     code, alpha = activation_code(activation, alpha)
+    bias = _checks.flag("bias", bias)
     _check_xw(x, w)
     dt = x.dtype
     batch, n_out = x.shape[0], w.shape[1]
@@ -116,6 +117,7 @@ def dense_backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray, out: np.ndarr
         if db is not None:
             raise ValueError("db was given but bias=False")
         db_kernel = _arrays.empty((0,), dt, like=x)
+    _checks.disjoint([("dx", dx), ("dw", dw), ("db", db_kernel), ("dz", dz)], inputs)
     k = kernels(backend, dout=dout, x=x, w=w, out=out).dense
     k.dense_backward(dx, dw, db_kernel, dz, dout, x, w, out, code, dt.type(alpha))
     return dx, dw, (db if bias else None)

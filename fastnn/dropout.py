@@ -61,6 +61,8 @@ def dropout_forward(x: np.ndarray, keep_prob: float, *, seed: int, offset: int =
     True
     """
     keep_prob = _checks.probability("keep_prob", keep_prob)
+    training = _checks.flag("training", training)
+    return_mask = _checks.flag("return_mask", return_mask)
     _checks.array("x", x, None)
     if out is None:
         out = _arrays.empty_like(x)

@@ -12,11 +12,10 @@ import numpy as np
 
 from . import _arrays, _checks
 from . import init as _init
-from .activations import activation_backward, activation_forward
+from .activations import activation_backward, activation_code, activation_forward
 from .batchnorm import batchnorm_backward, batchnorm_forward
 from .dense import dense_backward, dense_forward
 from .dropout import dropout_backward, dropout_blocks, dropout_forward
-from .kernels.codes import ACTIVATIONS
 
 __all__ = ["Layer", "Dense", "Activation", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "BatchNorm", "LAYERS"]
 
@@ -29,18 +28,22 @@ class Layer:
         self.grads = {}             # name -> view into the model's flat gradient buffer
         self.backend = None
         self.dtype = np.dtype(np.float64)
+        self._owner = None          # the token of the Sequential whose buffer the views are in
 
     param_shapes = {}               # name -> shape, filled by subclasses
     decay = ()                      # names that take weight decay / L2 (weights)
     # configuration fixed at construction: the compiled step copies it into
     # its tables and is kept between calls, so a later change would not reach it
     fixed = ()
+    # state a kernel trusts, checked on every assignment: name -> check(name, value)
+    checked = {}
 
     def __setattr__(self, name, value):
         if name in self.fixed and hasattr(self, name):
             raise AttributeError(f"{type(self).__name__}.{name} is fixed at construction; build a new layer "
                                  "(and a new Sequential) to change it")
-        object.__setattr__(self, name, value)
+        check = self.checked.get(name)
+        object.__setattr__(self, name, value if check is None else check(name, value))
 
     def bind(self, params, grads, dtype, backend, device=False):
         """Attach views of the model's buffers; ``device``: they live on the GPU."""
@@ -56,7 +59,7 @@ class Layer:
         return {}
 
     def load_buffers(self, state):
-        pass
+        _buffer_names(self, state)
 
     def output_features(self, in_features):
         return in_features
@@ -68,6 +71,13 @@ class Layer:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"{type(self).__name__}({args})"
+
+
+def _buffer_names(layer, state):
+    """``state`` holds exactly the buffers ``layer.buffers()`` names."""
+    if not isinstance(state, dict) or set(state) != set(layer.buffers()):
+        got = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{type(layer).__name__} buffers must be {sorted(layer.buffers())}, got {got}")
 
 
 class Dense(Layer):
@@ -86,13 +96,13 @@ class Dense(Layer):
         _checks.positive_int("in_features", in_features)
         _checks.positive_int("out_features", out_features)
         act = "linear" if activation is None else activation
-        if act not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)} or None, got {activation!r}")
+        activation_code(act, alpha)                   # the functional API's rules (name; alpha >= 0, finite)
         if init is None:
             init = {"relu": "he_normal", "leaky_relu": "he_normal", "tanh": "xavier"}.get(act, "glorot_uniform")
         _init.get(init)                               # validates the name
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self.activation, self.init, self.bias, self.alpha = act, init, bool(bias), float(alpha)
+        self.activation, self.init, self.alpha = act, init, float(alpha)
+        self.bias = _checks.flag("bias", bias)
         self.param_shapes = {"W": (self.in_features, self.out_features)}
         if self.bias:
             self.param_shapes["b"] = (self.out_features,)
@@ -138,6 +148,7 @@ class Activation(Layer):
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
+        activation_code(self.name, alpha)                     # the functional API's rule
         self.alpha = float(alpha)
         self._out = None
 
@@ -190,11 +201,12 @@ class Dropout(Layer):
     a seed from the model's seed, so a model is reproducible as a whole.
     """
     fixed = ("keep_prob",)
+    checked = {"seed": lambda name, v: None if v is None else _checks.uint64(name, v), "offset": _checks.uint64}
 
     def __init__(self, keep_prob: float, seed: int | None = None) -> None:
         super().__init__()
         self.keep_prob = _checks.probability("keep_prob", keep_prob)
-        self.seed = None if seed is None else _checks.uint64("seed", seed)
+        self.seed = seed
         self.offset = 0                   # next unused Philox block of this stream
         self._used = None                 # (offset, shape) of the last training forward
 
@@ -222,7 +234,8 @@ class Dropout(Layer):
         return {"seed": np.uint64(self.seed if self.seed is not None else 0), "offset": np.uint64(self.offset)}
 
     def load_buffers(self, state):
-        self.seed, self.offset = int(state["seed"]), int(state["offset"])
+        _buffer_names(self, state)
+        self.seed, self.offset = _checks.uint64("seed", state["seed"]), _checks.uint64("offset", state["offset"])
 
     def config(self):
         return {"keep_prob": self.keep_prob, "seed": self.seed}
@@ -243,9 +256,42 @@ class BatchNorm(Layer):
         self.momentum = _checks.scalar("momentum", momentum, low=0.0, high=1.0)
         self.eps = _checks.scalar("eps", eps, low=0.0, low_open=True)
         self.param_shapes = {"gamma": (self.features,), "beta": (self.features,)}
-        self.running_mean = np.zeros(self.features)
-        self.running_var = np.ones(self.features)
+        self._hold(np.zeros(self.features), np.ones(self.features))
         self._saved = None
+
+    def _hold(self, mean, var):
+        """Keep the running statistics in these float64 buffers (the
+        compiled step's flat buffer, or the device)."""
+        self._running_mean, self._running_var = mean, var
+
+    # The running statistics are assigned by value: the buffers stay (the
+    # compiled step and the device hold them), the values are checked.
+    @property
+    def running_mean(self):
+        """Running mean per feature (float64), used at inference."""
+        return self._running_mean
+
+    @running_mean.setter
+    def running_mean(self, value):
+        _arrays.copy_into(self._running_mean, self._statistic("running_mean", value))
+
+    @property
+    def running_var(self):
+        """Running unbiased variance per feature (float64, >= 0), used at inference."""
+        return self._running_var
+
+    @running_var.setter
+    def running_var(self, value):
+        _arrays.copy_into(self._running_var, self._statistic("running_var", value))
+
+    def _statistic(self, name, value):
+        v = np.asarray(_arrays.host_copy(value))
+        if v.dtype.kind not in "biuf" or v.shape != (self.features,):
+            raise ValueError(f"BatchNorm {name} must be {self.features} real numbers, got {v.dtype} {v.shape}")
+        v = _checks.finite(name, v.astype(np.float64))
+        if name == "running_var" and (v < 0).any():
+            raise ValueError(f"BatchNorm running_var must not be negative, got {v.min()}")
+        return v
 
     def initial_values(self, rng, dtype):
         return {"gamma": np.ones(self.features, dtype), "beta": np.zeros(self.features, dtype)}
@@ -254,8 +300,8 @@ class BatchNorm(Layer):
         super().bind(params, grads, dtype, backend, device)
         if device:                  # running statistics live with the parameters
             from numba import cuda
-            self.running_mean = cuda.to_device(_arrays.host_copy(self.running_mean))
-            self.running_var = cuda.to_device(_arrays.host_copy(self.running_var))
+            self._hold(cuda.to_device(_arrays.host_copy(self.running_mean)),
+                       cuda.to_device(_arrays.host_copy(self.running_var)))
 
     def forward(self, x, training=False):
         r = batchnorm_forward(x, self.params["gamma"], self.params["beta"], self.running_mean,
@@ -278,11 +324,10 @@ class BatchNorm(Layer):
                 "running_var": _arrays.host_copy(self.running_var)}
 
     def load_buffers(self, state):
-        for name in ("running_mean", "running_var"):
-            v = np.asarray(_arrays.host_copy(state[name]), dtype=np.float64)
-            if v.shape != (self.features,):
-                raise ValueError(f"BatchNorm {name}: expected ({self.features},), got {v.shape}")
-            _arrays.copy_into(getattr(self, name), v)
+        _buffer_names(self, state)
+        mean = self._statistic("running_mean", state["running_mean"])
+        var = self._statistic("running_var", state["running_var"])
+        self.running_mean, self.running_var = mean, var
 
     def output_features(self, in_features):
         if in_features != self.features:

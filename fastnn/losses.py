@@ -111,11 +111,19 @@ def binary_cross_entropy(logits: np.ndarray, y: np.ndarray, *, grad: np.ndarray 
     """Sigmoid + binary cross-entropy from logits, fused and stable.
 
     cost = mean over the batch (and over the k outputs) of
-    ``max(z, 0) - z*y + log(1 + exp(-|z|))``; ``y`` holds 0/1 targets of the
-    logits' shape and dtype ((batch,) is accepted when k == 1).
+    ``max(z, 0) - z*y + log(1 + exp(-|z|))``; ``y`` holds targets in [0, 1]
+    (0/1 labels, or soft targets) of the logits' shape and dtype ((batch,)
+    is accepted when k == 1). Targets outside [0, 1] are refused: the cost
+    would be unbounded below.
     """
     z = _checks.array("logits", logits, 2)
     y = _targets("y", y, z)
+    _checks.unit_interval("y", y)
+    return _binary_cross_entropy(z, y, grad, backend)
+
+
+def _binary_cross_entropy(z, y, grad, backend):
+    """binary_cross_entropy once the targets are checked."""
     g = _grad_buffer(grad, z, [("logits", z), ("y", y)])
     loss = _arrays.empty(z.shape[0], z.dtype, like=z)
     kernels(backend, logits=z, y=y, grad=g).losses.binary_cross_entropy(loss, g, z, y)
@@ -216,7 +224,7 @@ LOSS_KINDS = {kind.name: kind for kind in (
     LossKind("softmax_cross_entropy", codes.LOSS_SOFTMAX_CROSS_ENTROPY, True,
              lambda z, y, backend: _softmax_cross_entropy(z, y, None, backend), softmax),
     LossKind("binary_cross_entropy", codes.LOSS_BINARY_CROSS_ENTROPY, False,
-             lambda z, y, backend: binary_cross_entropy(z, y, backend=backend), sigmoid),
+             lambda z, y, backend: _binary_cross_entropy(z, y, None, backend), sigmoid),
     LossKind("mean_squared_error", codes.LOSS_MEAN_SQUARED_ERROR, False,
              lambda z, y, backend: mean_squared_error(z, y, backend=backend), None),
 )}

@@ -32,13 +32,17 @@ import numpy as np
 
 from . import _arrays, _checks, training
 from ._backend import resolve
+from .batchnorm import check_training_batch
 from .compiled import compiled_forward, compiled_step, forward_supported
-from .layers import Dense, Dropout, Layer
+from .layers import BatchNorm, Dense, Dropout, Layer
 from .losses import LOSS_KINDS, LossOutput
 from .params import Parameters
 from .regularization import l1_penalty, l2_penalty
 
 __all__ = ["Sequential", "History", "DivergenceError"]
+
+# dtype kinds a model converts to its float dtype: bool, signed, unsigned, float
+_REAL_KINDS = "biuf"
 
 
 class DivergenceError(FloatingPointError):
@@ -116,6 +120,10 @@ class Sequential:
         layers = list(layers)
         if not layers or not all(isinstance(layer, Layer) for layer in layers):
             raise TypeError("layers must be a non-empty list of fastnn layers")
+        for i, layer in enumerate(layers):
+            if any(layer is other for other in layers[:i]):
+                raise ValueError(f"layer {i} ({layer!r}) appears twice in layers: a layer's parameters are "
+                                 "one place in the model's buffer; build a new layer for each position")
         if loss not in LOSS_KINDS:
             raise ValueError(f"loss must be one of {sorted(LOSS_KINDS)}, got {loss!r}")
         self.layers, self.loss = layers, loss
@@ -146,11 +154,24 @@ class Sequential:
                 if name in layer.decay:
                     decay.add(f"{i}.{name}")
         self._params = Parameters(values, dtype=self.dtype, decay=decay, device=self.device)
+        # A layer belongs to the last model built with it: its parameter views
+        # point into that model's buffer. A model whose layers moved on
+        # refuses to run (``_own``) instead of mixing two buffers.
+        self._token = object()
         for i, layer in enumerate(layers):
+            layer._owner = self._token
             names = [n for n in layer.param_shapes]
             layer.bind({n: self._params[f"{i}.{n}"] for n in names},
                        {n: self._params.grad_of(f"{i}.{n}") for n in names}, self.dtype, self.backend,
                        device=self.device)
+
+    def _own(self):
+        """Refuse to run when a layer now belongs to another model."""
+        for i, layer in enumerate(self.layers):
+            if layer._owner is not self._token:
+                raise ValueError(f"layer {i} ({layer!r}) was given to another Sequential after this one, and "
+                                 "its parameters now live in that model: a layer belongs to one model; build "
+                                 "new layers for each model")
 
     # --- parameters --------------------------------------------------------
     def parameters(self) -> Parameters:
@@ -165,6 +186,7 @@ class Sequential:
 
     def set_weights(self, weights: list[list[np.ndarray]]) -> None:
         """Inverse of ``get_weights``; shapes must match exactly."""
+        self._own()
         if len(weights) != len(self.layers):
             raise ValueError(f"weights has {len(weights)} entries for {len(self.layers)} layers")
         for i, (layer, arrays) in enumerate(zip(self.layers, weights)):
@@ -201,10 +223,19 @@ class Sequential:
         return a
 
     def _x(self, X, name="X"):
-        """Validated features (m, in_features) of the model's dtype, on the model's side."""
+        """Validated features (m, in_features) of the model's dtype, on the model's side.
+
+        Real numbers of any dtype (bool, int, float) are converted to the
+        model's dtype, as NumPy would; complex, strings and objects are
+        refused, and so are NaN and infinity (also when the conversion to
+        float32 overflows). Device arrays must already be right: they are
+        used in place."""
+        self._own()
         on_device = _arrays.is_device(X)
         if not on_device:
             X = np.asarray(X)
+            if X.dtype.kind not in _REAL_KINDS:
+                raise TypeError(f"{name} must hold real numbers (bool, int or float), got dtype {X.dtype}")
         shape = tuple(X.shape)
         if len(shape) != 2 or shape[1] != self.in_features:
             raise ValueError(f"{name} must have shape (m, {self.in_features}), got {shape}")
@@ -215,13 +246,16 @@ class Sequential:
                 raise TypeError(f"{name} is a {X.dtype} device array but the model is {self.dtype}: "
                                 "convert it on the device first (fastnn never copies device data silently)")
             return self._device_input(X, name)
-        X = np.ascontiguousarray(X, dtype=self.dtype)
+        with np.errstate(over="ignore"):
+            X = np.ascontiguousarray(X, dtype=self.dtype)
+        _checks.finite(name, X)
         return _arrays.as_device(X) if self.device else X
 
     def _y(self, y, m, name="y"):
         """Validated targets on the model's side: intp labels (m,) for softmax
-        cross-entropy, (m, out_features) of the model's dtype otherwise.
-        Labels are range-checked here, once per dataset."""
+        cross-entropy, (m, out_features) of the model's dtype otherwise
+        (in [0, 1] for binary cross-entropy, finite for mean squared error).
+        Checked here, once per dataset."""
         on_device = _arrays.is_device(y)
         host = _arrays.to_host(y) if on_device else np.asarray(y)
         if host.ndim == 0 or host.shape[0] != m:
@@ -239,14 +273,20 @@ class Sequential:
                 return self._device_input(y, name)
             y = np.ascontiguousarray(host, dtype=np.intp)
             return _arrays.as_device(y) if self.device else y
+        if host.dtype.kind not in _REAL_KINDS:
+            raise TypeError(f"{name} must hold real numbers (bool, int or float), got dtype {host.dtype}")
         if host.size != m * self.out_features:
             raise ValueError(f"{name} must have {self.out_features} column(s), got {host.shape}")
+        if on_device and host.dtype != self.dtype:
+            raise TypeError(f"{name} is a {host.dtype} device array but the model is {self.dtype}")
+        with np.errstate(over="ignore"):
+            checked = np.ascontiguousarray(host.reshape(m, self.out_features), dtype=self.dtype)
+        _checks.finite(name, checked)
+        if self.loss == "binary_cross_entropy":
+            _checks.unit_interval(name, checked)
         if on_device:
-            if host.dtype != self.dtype:
-                raise TypeError(f"{name} is a {host.dtype} device array but the model is {self.dtype}")
             return self._device_input(y, name).reshape(m, self.out_features)
-        y = np.ascontiguousarray(host.reshape(m, self.out_features), dtype=self.dtype)
-        return _arrays.as_device(y) if self.device else y
+        return _arrays.as_device(checked) if self.device else checked
 
     def _like_input(self, result, given):
         """Results go back to the host when the caller passed host data."""
@@ -256,6 +296,7 @@ class Sequential:
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """Logits of the last layer for ``x`` (m, in_features): a NumPy array
         for host input, a device array for device input."""
+        training = _checks.flag("training", training)
         x_ = self._x(x, "x")
         return self._like_input(self._forward(x_, training) if training else self._infer(x_)[0], x)
 
@@ -276,6 +317,7 @@ class Sequential:
 
     def backward(self, dlogits: np.ndarray) -> np.ndarray:
         """Backpropagate d(cost)/d(logits); parameter gradients accumulate."""
+        self._own()
         for layer in reversed(self.layers):
             dlogits = layer.backward(dlogits)
         return dlogits
@@ -398,9 +440,12 @@ class Sequential:
         batch_size = _checks.positive_int("batch_size", batch_size)
         if train_metrics not in ("running", "exact"):
             raise ValueError(f"train_metrics must be 'running' or 'exact', got {train_metrics!r}")
+        shuffle = _checks.flag("shuffle", shuffle)
         x_all = self._x(X)
         y_all = self._y(y, x_all.shape[0])
         m = x_all.shape[0]
+        if any(isinstance(layer, BatchNorm) for layer in self.layers):
+            check_training_batch(m % batch_size or batch_size)      # the smallest batch, before any step
         if validation_data is not None:
             xv = self._x(validation_data[0], "validation X")
             yv = self._y(validation_data[1], xv.shape[0], "validation y")
@@ -492,4 +537,5 @@ class Sequential:
     def save(self, path: str | os.PathLike, optimizer: Optimizer | None = None) -> str:
         """Config, weights, buffers (and optimizer state) in one ``.npz``; see ``fastnn.load``."""
         from .checkpoint import save
+        self._own()
         return save(self, path, optimizer)

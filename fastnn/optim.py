@@ -14,6 +14,8 @@ the cost, see ``fastnn.l2_penalty``.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 from . import _arrays, _checks
@@ -46,8 +48,37 @@ def _beta(name, value):
     return v
 
 
-def _eps(value):
-    return _checks.scalar("eps", value, low=0.0, low_open=True)
+def _betas(name, value):
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"{name} must be a pair (beta1, beta2), got {value!r}")
+    return (_beta(f"{name}[0]", value[0]), _beta(f"{name}[1]", value[1]))
+
+
+def _eps(name, value):
+    return _checks.scalar(name, value, low=0.0, low_open=True)
+
+
+def _count(name, value):
+    return _checks.positive_int(name, value, minimum=0, why=" (updates taken so far)")
+
+
+class _Hyper:
+    """An optimizer attribute checked on every assignment, so the
+    constructor, ``load_state_dict`` and a user's ``opt.eps = ...`` pass
+    the same rule. The value lives in ``_<name>`` (the compiled step reads
+    ``_lr`` and ``_t`` directly)."""
+
+    def __init__(self, check):
+        self.check = check
+
+    def __set_name__(self, owner, name):
+        self.name, self.slot = name, "_" + name
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else obj.__dict__[self.slot]
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.slot] = self.check(self.name, value)
 
 
 class Optimizer:
@@ -60,29 +91,39 @@ class Optimizer:
     """
 
     state_names = ()
+    # state buffers that hold squares (never negative), checked when loaded
+    second_moments = ()
     compiled_code = None
+    lr = _Hyper(_nonneg)
+    weight_decay = _Hyper(_nonneg)
+    t = _Hyper(_count)
 
     def __init__(self, params: Parameters, lr: float, weight_decay: float = 0.0,
                  backend: str | None = None) -> None:
         if not isinstance(params, Parameters):
             raise TypeError("params must be a fastnn.Parameters (e.g. model.parameters()), "
                             f"got {type(params).__name__}")
-        self.params = params
+        self._params = params
         self.lr = lr
-        self.weight_decay = _nonneg("weight_decay", weight_decay)
+        self.weight_decay = weight_decay
         # parameters on the device are updated there, whatever the default backend
         self.backend = "cuda" if backend is None and params.device else backend
         self.t = 0                                   # updates taken so far
-        # state lives with the parameters (host or device), same flat layout
-        self.state = {name: _arrays.zeros_like(params.data) for name in self.state_names}
+        # State lives with the parameters (host or device), same flat layout.
+        # The kernels trust these buffers' sizes, so the mapping is read-only:
+        # its arrays are changed in place or through load_state_dict, never
+        # replaced.
+        self._state = MappingProxyType({name: _arrays.zeros_like(params.data) for name in self.state_names})
 
     @property
-    def lr(self):
-        return self._lr
+    def params(self) -> Parameters:
+        """The Parameters this optimizer updates (fixed at construction)."""
+        return self._params
 
-    @lr.setter
-    def lr(self, value):
-        self._lr = _nonneg("lr", value)
+    @property
+    def state(self) -> MappingProxyType:
+        """The state buffers by name, read-only (update them in place)."""
+        return self._state
 
     def zero_grad(self) -> None:
         """Set every gradient to zero (backward kernels accumulate)."""
@@ -90,7 +131,7 @@ class Optimizer:
 
     def step(self) -> None:
         """One fused update of every parameter from ``params.grad``."""
-        self.t += 1
+        self._t += 1
         c = self.params.dtype.type
         self._update(kernels(self.backend, params=self.params.data).optim, c)
 
@@ -124,23 +165,37 @@ class Optimizer:
                 "state": {k: _arrays.host_copy(v) for k, v in self.state.items()}}
 
     def load_state_dict(self, state: dict) -> Optimizer:
-        """Restore what ``state_dict`` gave; refuses another optimizer's state."""
-        if state.get("type") != type(self).__name__:
-            raise ValueError(f"state is for {state.get('type')!r}, not {type(self).__name__}")
-        buffers = state.get("state", {})
-        if set(buffers) != set(self.state):
-            raise ValueError(f"state buffers {sorted(buffers)} do not match {sorted(self.state)}")
+        """Restore what ``state_dict`` gave; refuses another optimizer's
+        state. Every value passes the constructor's rules (hyperparameters,
+        ``t``), and the buffers must match in shape and dtype, be finite,
+        and, for second moments, non-negative. Nothing changes unless all
+        of it is valid."""
+        if not isinstance(state, dict) or state.get("type") != type(self).__name__:
+            got = state.get("type") if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"state is for {got!r}, not {type(self).__name__}")
+        buffers, hyper = state.get("state", {}), state.get("hyper", {})
+        if not isinstance(buffers, dict) or set(buffers) != set(self.state):
+            raise ValueError(f"state buffers {sorted(buffers) if isinstance(buffers, dict) else buffers!r} "
+                             f"do not match {sorted(self.state)}")
+        if not isinstance(hyper, dict) or not set(hyper) <= set(self.hyperparameters()):
+            raise ValueError(f"hyperparameters {sorted(hyper) if isinstance(hyper, dict) else hyper!r} are not "
+                             f"among {type(self).__name__}'s {sorted(self.hyperparameters())}")
         for k, v in buffers.items():
             v = _arrays.host_copy(v)
             mine = self.state[k]
             if tuple(v.shape) != tuple(mine.shape) or v.dtype != np.dtype(mine.dtype):
                 raise ValueError(f"state buffer {k}: expected {tuple(mine.shape)} {mine.dtype}, "
                                  f"got {v.shape} {v.dtype}")
+            _checks.finite(f"state buffer {k}", v)
+            if k in self.second_moments and (v < 0).any():
+                raise ValueError(f"state buffer {k} holds squared gradients and must not be negative")
+        checked = {k: getattr(type(self), k).check(k, v) for k, v in hyper.items()}
+        t = _count("t", state.get("t"))
         for k, v in buffers.items():
             _arrays.copy_into(self.state[k], v)
-        self.t = int(state["t"])
-        for k, v in state.get("hyper", {}).items():
-            setattr(self, k, tuple(float(b) for b in v) if k == "betas" else v)
+        self.t = t
+        for k, v in checked.items():
+            setattr(self, k, v)
         return self
 
     def __repr__(self):
@@ -181,11 +236,12 @@ class Momentum(Optimizer):
     """
     state_names = ("v",)
     compiled_code = codes.OPT_MOMENTUM
+    beta = _Hyper(_beta)
 
     def __init__(self, params: Parameters, lr: float = 0.01, beta: float = 0.9, weight_decay: float = 0.0,
                  backend: str | None = None) -> None:
         super().__init__(params, lr, weight_decay, backend)
-        self.beta = _beta("beta", beta)
+        self.beta = beta
 
     def hyperparameters(self) -> dict:
         return {**super().hyperparameters(), "beta": self.beta}
@@ -208,13 +264,16 @@ class RMSprop(Optimizer):
     ``beta`` here); optax and TensorFlow put it inside.
     """
     state_names = ("s",)
+    second_moments = ("s",)
     compiled_code = codes.OPT_RMSPROP
+    beta = _Hyper(_beta)
+    eps = _Hyper(_eps)
 
     def __init__(self, params: Parameters, lr: float = 0.01, beta: float = 0.9, eps: float = 1e-8,
                  weight_decay: float = 0.0, backend: str | None = None) -> None:
         super().__init__(params, lr, weight_decay, backend)
-        self.beta = _beta("beta", beta)
-        self.eps = _eps(eps)
+        self.beta = beta
+        self.eps = eps
 
     def hyperparameters(self) -> dict:
         return {**super().hyperparameters(), "beta": self.beta, "eps": self.eps}
@@ -240,16 +299,17 @@ class Adam(Optimizer):
     coupled L2; for decoupled decay use ``AdamW``.
     """
     state_names = ("m", "v")
+    second_moments = ("v",)
     compiled_code = codes.OPT_ADAM
     decoupled = False
+    betas = _Hyper(_betas)
+    eps = _Hyper(_eps)
 
     def __init__(self, params: Parameters, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, backend: str | None = None) -> None:
         super().__init__(params, lr, weight_decay, backend)
-        if len(tuple(betas)) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_beta("betas[0]", betas[0]), _beta("betas[1]", betas[1]))
-        self.eps = _eps(eps)
+        self.betas = betas
+        self.eps = eps
 
     def hyperparameters(self) -> dict:
         return {**super().hyperparameters(), "betas": self.betas, "eps": self.eps}

@@ -55,6 +55,9 @@ class Parameters:
             if isinstance(t, np.ndarray):
                 if t.dtype != dt:
                     raise TypeError(f"{name} has dtype {t.dtype}, the Parameters are {dt}")
+                if t.size == 0:
+                    raise ValueError(f"{name} must not be empty, got shape {t.shape}")
+                _checks.finite(name, t)
                 shapes[name], values[name] = t.shape, t
             else:
                 shp = tuple(int(s) for s in t)
@@ -83,16 +86,28 @@ class Parameters:
         self.device = bool(device)
         if self.device:
             from numba import cuda
-            self.data = cuda.to_device(data)               # the one upload
+            self._data = cuda.to_device(data)              # the one upload
         else:
-            self.data = data
-        self.grad = _arrays.zeros(offset, dt, like=self.data)
+            self._data = data
+        self._grad = _arrays.zeros(offset, dt, like=self._data)
         self._views = {}
         self._grads = {}
         for name, off, shp in self.layout:
             size = int(np.prod(shp))
             self._views[name] = self.data[off:off + size].reshape(shp)
             self._grads[name] = self.grad[off:off + size].reshape(shp)
+
+    # The kernels and optimizers trust these two buffers' sizes: they are
+    # read-only attributes (change their values in place, never replace them).
+    @property
+    def data(self):
+        """The flat parameter buffer (every tensor is a view into it)."""
+        return self._data
+
+    @property
+    def grad(self):
+        """The flat gradient buffer, laid out like ``data``."""
+        return self._grad
 
     def __getitem__(self, name):
         return self._views[name]
@@ -141,6 +156,7 @@ class Parameters:
             if tuple(arr.shape) != tuple(view.shape) or np.dtype(arr.dtype) != self.dtype:
                 raise ValueError(f"{name}: expected {tuple(view.shape)} {self.dtype}, "
                                  f"got {tuple(arr.shape)} {arr.dtype}")
+            _checks.finite(name, _arrays.to_host(arr))
         for name, view in self._views.items():
             _arrays.copy_into(view, state[name])
         return self

@@ -202,15 +202,18 @@ def test_fit_one_epoch_at_a_time_equals_one_call():
 
 
 def test_a_kept_step_rereads_what_changed_outside():
-    """Between fit calls a user may replace an optimizer's state buffer or a
-    layer's running statistics: the kept step must use the new ones."""
+    """Between fit calls a user may change an optimizer's state (in place:
+    the buffers cannot be replaced) or assign a layer's running statistics:
+    the kept step must use the new values."""
     X, y = _data("softmax_cross_entropy", 3)
     model = fastnn.Sequential([fastnn.Dense(4, 6, bias=False), fastnn.BatchNorm(6), fastnn.ReLU(),
                                fastnn.Dense(6, 3)], seed=0)
     opt = fastnn.Adam(model.parameters(), lr=0.01)
     model.fit(X, y, optimizer=opt, epochs=1, verbose=False)
     step = model._compiled_step
-    opt.state["m"] = np.full_like(opt.state["m"], 0.5)
+    with pytest.raises(TypeError):
+        opt.state["m"] = np.full_like(opt.state["m"], 0.5)
+    opt.state["m"][:] = 0.5
     model.layers[1].running_mean = np.full(6, 7.0)
     model.fit(X, y, optimizer=opt, epochs=1, verbose=False)
     assert model._compiled_step is step
