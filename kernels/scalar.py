@@ -20,8 +20,11 @@ def act(z, code, alpha):
     """f(z) for one element; every constant has z's type (no float64 in f32 code)."""
     zero = type(z)(0)
     one = type(z)(1)
+    # NaN propagates, as in the reference (IEEE): select z unless z < 0,
+    # which a NaN is not (x86's max returns its second operand for a NaN,
+    # so "z if z > 0 else 0" would turn a NaN into 0)
     if code == RELU:
-        return z if z > zero else zero
+        return zero if z < zero else z
     if code == LEAKY_RELU:
         return z if z > zero else alpha * z
     if code == SIGMOID:
@@ -48,6 +51,17 @@ def dact(out, code, alpha):
     if code == TANH:
         return one - out * out
     return one
+
+
+def row_argmax(z, i):
+    """The column of row i's maximum: the first one, and a NaN counts as
+    the maximum (NumPy's ``argmax``, which the reference uses)."""
+    best = 0
+    for j in range(1, z.shape[1]):
+        v = z[i, j]
+        if v > z[i, best] or (v != v and z[i, best] == z[i, best]):
+            best = j
+    return best
 
 
 def row_softmax(probs, logits, i):

@@ -16,7 +16,7 @@ using the tolerances of the dtype and the kind of computation:
 """
 import numpy as np
 
-__all__ = ["TOLERANCES", "tolerance", "assert_close", "max_violation"]
+__all__ = ["TOLERANCES", "tolerance", "assert_close", "assert_same_nonfinite", "max_violation"]
 
 TOLERANCES = {
     np.dtype(np.float32): {
@@ -49,6 +49,28 @@ def assert_close(actual, expected, kind="elementwise", err_msg=""):
         np.testing.assert_array_equal(actual, expected, err_msg=err_msg)
         return
     np.testing.assert_allclose(actual, expected, err_msg=err_msg, **tolerance(actual.dtype, kind))
+
+
+def assert_same_nonfinite(actual, expected, kind="elementwise", err_msg=""):
+    """IEEE propagation as the reference does it: non-finite exactly where
+    ``expected`` is, and within the table's tolerance elsewhere.
+
+    Elementwise (and exact) outputs must also agree on which non-finite
+    value (NaN, +inf or -inf). A reduction's order of operations differs
+    between backends by design, so there inf - inf may give NaN on one side
+    and an infinity on the other: only finiteness must agree.
+    """
+    a, e = np.asarray(actual), np.asarray(expected)
+    tests = (("non-finite", lambda v: ~np.isfinite(v)),)
+    if kind in ("elementwise", "exact"):
+        tests += (("NaN", np.isnan), ("+inf", np.isposinf), ("-inf", np.isneginf))
+    for what, test in tests:
+        where = np.argwhere(test(a) != test(e))
+        if where.size:
+            at = tuple(int(i) for i in where[0])
+            raise AssertionError(f"{err_msg}: {what} differs from the reference at {at}: {a[at]} vs {e[at]}")
+    finite = np.isfinite(e)
+    assert_close(a[finite], e[finite], kind, err_msg=err_msg)
 
 
 def max_violation(actual, expected, kind="elementwise"):

@@ -19,7 +19,7 @@ from .. import _arrays
 from ..kernels.codes import ACTIVATIONS
 from ..kernels.philox import keep_threshold
 
-__all__ = ["Case", "CASES", "copy_args", "compare"]
+__all__ = ["Case", "CASES", "copy_args", "compare", "poison", "NONFINITE_CASES"]
 
 
 @dataclass
@@ -411,3 +411,25 @@ def compare(case, backend_module, shape, dtype, seed=0):
     expected = case.run(ref, copy_args(args))
     actual = case.run(backend_module, copy_args(args))
     return {name: (actual[name], expected[name], kind) for name, kind in case.outputs.items()}
+
+
+def _float_inputs(case, args):
+    return [k for k, v in args.items()
+            if isinstance(v, np.ndarray) and v.dtype.kind == "f" and k not in case.outputs and v.size]
+
+
+def poison(case, args, rng, fraction):
+    """Put NaN, +inf and -inf at random places (each element with
+    probability ``fraction``) of a case's float inputs, in place; labels,
+    masks, seeds and offsets are structural (the API checks them), and the
+    buffers a kernel accumulates into are outputs, so neither is touched."""
+    for k in _float_inputs(case, args):
+        flat = args[k].reshape(-1)
+        hit = rng.random(flat.size) < fraction
+        flat[hit] = rng.choice(np.array([np.nan, np.inf, -np.inf], flat.dtype), int(hit.sum()))
+    return args
+
+
+# the cases with float inputs to poison
+NONFINITE_CASES = tuple(name for name, case in CASES.items()
+                        if _float_inputs(case, case.args(case.tiny or case.shapes[0], np.float64)))

@@ -57,6 +57,11 @@ def _first_chunk_mean(shift, x):
         for j in range(x.shape[1]):
             shift[j] += xi[j]
     shift /= m
+    for j in range(x.shape[1]):
+        # a NaN or infinite shift would turn every d into NaN; without one
+        # the sums carry the non-finite values as the reference's do
+        if not np.isfinite(shift[j]):
+            shift[j] = 0.0
 
 
 @kernel(inline=True)
@@ -110,7 +115,12 @@ def _normalize(out, x, shift, scale, gamma, beta):
         hi[j] = shift[j]
         aj = gamma[j] * scale[j]
         a[j] = aj
-        b[j] = beta[j] - aj * (shift[j] - hi[j])
+        lost = shift[j] - hi[j]
+        # the correction is for rounding only: with a non-finite shift or
+        # scale it would add inf - inf, so a * (x - hi) + beta alone then
+        # propagates the non-finite value as the reference does
+        exact = lost == 0.0 or not (np.isfinite(lost) and np.isfinite(aj))
+        b[j] = beta[j] if exact else beta[j] - aj * lost
     for i in prange(x.shape[0]):
         o = out[i]
         xi = x[i]
@@ -132,7 +142,8 @@ def batchnorm_forward_train(out, mean, rstd, running_mean, running_var, x, gamma
     _combine(part2, rstd)                      # S2, for now
     for j in range(f):
         m1 = mean[j] / n
-        var = max(rstd[j] / n - m1 * m1, 0.0)  # >= 0 exactly; rounding may not be
+        var = rstd[j] / n - m1 * m1
+        var = 0.0 if var < 0.0 else var        # >= 0 exactly (rounding may not be); NaN stays NaN
         mean[j] = shift[j] + m1
         rstd[j] = 1.0 / np.sqrt(var + eps)
         running_mean[j] = (1 - momentum) * running_mean[j] + momentum * mean[j]

@@ -70,6 +70,7 @@ from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_for
 from .dense import dense_dz_db, dense_forward
 from .dropout import dropout_backward_mask, dropout_forward
 from .losses import binary_cross_entropy, mean_squared_error, softmax_cross_entropy
+from .metrics import row_argmax
 from .optim import adam_update, momentum_update, rmsprop_update, sgd_update
 from .regularization import l1_penalty, l2_penalty
 
@@ -162,11 +163,7 @@ def _hits(z, labels, targets, loss_code):
     hits = 0.0
     if loss_code == LOSS_SOFTMAX_CROSS_ENTROPY:
         for i in range(z.shape[0]):
-            best = 0
-            for j in range(1, z.shape[1]):
-                if z[i, j] > z[i, best]:
-                    best = j
-            if best == labels[i]:
+            if row_argmax(z, i) == labels[i]:
                 hits += 1.0
     elif loss_code == LOSS_BINARY_CROSS_ENTROPY:
         for i in range(z.shape[0]):

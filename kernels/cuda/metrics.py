@@ -10,8 +10,11 @@ import math
 
 from numba import cuda, float64
 
-from ._launch import on_device
+from .. import scalar
+from ._launch import device_function, on_device
 from ._reduce import RED, block_sum
+
+_row_argmax = device_function(scalar.row_argmax)
 
 
 @cuda.jit
@@ -32,11 +35,7 @@ def argmax_hits_kernel(hits, index, logits, labels):
     t = cuda.threadIdx.x
     s = 0.0
     for i in range(t, logits.shape[0], RED):
-        best = 0
-        for j in range(1, logits.shape[1]):
-            if logits[i, j] > logits[i, best]:
-                best = j
-        if best == labels[i]:
+        if _row_argmax(logits, i) == labels[i]:
             s += 1.0
     total = block_sum(part, t, s)
     if t == 0:

@@ -41,7 +41,7 @@ def l1_penalty_kernel(partials, dw, w, coef):
         for i in range(k * CHUNK + t, min(n, (k + 1) * CHUNK), RED):
             v = w[i]
             s += abs(float64(v))
-            dw[i] += coef if v > zero else (-coef if v < zero else zero)
+            dw[i] += coef if v > zero else (-coef if v < zero else v * coef)     # sign(NaN) = NaN, as ref
         total = block_sum(part, t, s)
         if t == 0:
             partials[k] = total

@@ -8,7 +8,7 @@ import pytest
 
 import fastnn
 from fastnn import testing
-from fastnn.testing.cases import CASES, compare
+from fastnn.testing.cases import CASES, NONFINITE_CASES, compare
 
 from .conftest import SIMULATOR
 
@@ -102,3 +102,11 @@ def test_gemm_engine_choice(monkeypatch):
     monkeypatch.setenv("FASTNN_CUDA_GEMM", "fast")
     with pytest.raises(ValueError, match="FASTNN_CUDA_GEMM must be"):
         dense.gemm_engine()
+
+
+@pytest.mark.parametrize("name", NONFINITE_CASES)
+def test_cuda_propagates_nonfinite_like_ref(name, dtype):
+    """NaN and +-inf in the inputs: non-finite where ref is (tests/test_nonfinite.py)."""
+    from fastnn.kernels import cuda
+    from tests.test_nonfinite import check
+    check(cuda, name, CASES[name].tiny, dtype, seed=7, fraction=0.1)
