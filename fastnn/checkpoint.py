@@ -8,8 +8,14 @@ One ``.npz`` (see ``fastnn.io``: atomic write, no pickle) holds
 - ``optimizer``: its type, hyperparameters, step count and state buffers
   (when saved with one);
 - ``digest``: SHA-256 over everything else. Loading recomputes it, so a
-  file modified after saving, or damaged in a way the zip format does not
-  catch, is refused with a clear error.
+  file damaged in a way the zip format does not catch is refused with a
+  clear error. It is a checksum, not a signature: anyone who can write the
+  file can recompute it, so it proves nothing about who wrote the file.
+  What protects the loader from a crafted file is that nothing is
+  unpickled and every loaded value is checked by the same rules as a
+  constructed one (layer and optimizer settings, shapes, dtypes, finite
+  weights and state, the step count, batch-norm variances). A crafted
+  file can still hold weights that predict badly; load files you trust.
 """
 from __future__ import annotations
 
@@ -69,7 +75,8 @@ def load(path: str | os.PathLike, with_optimizer: bool = False,
 
     Returns the model, or ``(model, optimizer)`` with ``with_optimizer=True``
     (optimizer None when none was saved). Raises ``ValueError`` for files that
-    are truncated, corrupted, pickled, modified, or not fastnn checkpoints.
+    are truncated, corrupted, pickled, modified, or not fastnn checkpoints,
+    and for any value that the constructors would refuse.
     """
     flat = io.load_npz(path, raw=True)
     if "config" not in flat or "digest" not in flat:
@@ -77,30 +84,55 @@ def load(path: str | os.PathLike, with_optimizer: bool = False,
     stored = str(flat.pop("digest"))
     if _digest(flat) != stored:
         raise ValueError(f"{path} failed its integrity check: it was modified or damaged after saving")
-    tree = io.unflatten(flat)
     try:
-        config = json.loads(tree["config"])
-    except (TypeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: the config is not valid JSON: {exc}") from exc
-    if config.get("format") != FORMAT or config.get("version") != VERSION:
-        raise ValueError(f"{path}: not a {FORMAT} version {VERSION} file")
+        return _build(io.unflatten(flat), with_optimizer, backend)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    except (TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        raise ValueError(f"{path}: malformed checkpoint ({type(exc).__name__}: {exc})") from exc
+
+
+def _build(tree, with_optimizer, backend):
+    """The model (and optimizer) from a checkpoint's tree. Every value goes
+    through the constructors and ``load_state_dict``/``load_buffers``, which
+    check it as they would a user's; the digest alone proves nothing (anyone
+    can recompute it)."""
+    unknown = set(tree) - {"config", "params", "buffers", "optimizer"}
+    if unknown:
+        raise ValueError(f"unexpected entries {sorted(unknown)}")
+    try:
+        config = json.loads(str(tree["config"]))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the config is not valid JSON: {exc}") from exc
+    if not isinstance(config, dict) or config.get("format") != FORMAT or config.get("version") != VERSION:
+        raise ValueError(f"not a {FORMAT} version {VERSION} file")
     mc = config["model"]
-    try:
-        layers = [LAYERS[spec["type"]](**spec["config"]) for spec in mc["layers"]]
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: unknown or malformed layer in the config: {exc}") from exc
+    layers = []
+    for spec in mc["layers"]:
+        cls = LAYERS.get(spec["type"]) if isinstance(spec["type"], str) else None
+        if cls is None:
+            raise ValueError(f"unknown layer type {spec['type']!r}")
+        layers.append(cls(**spec["config"]))
     model = Sequential(layers, loss=mc["loss"], l2=mc["l2"], l1=mc["l1"], dtype=mc["dtype"],
                        backend=backend, seed=mc["seed"])
     model.parameters().load_state_dict(tree.get("params", {}))
-    for i, state in tree.get("buffers", {}).items():
+    buffers = tree.get("buffers", {})
+    expected = {str(i) for i, layer in enumerate(model.layers) if layer.buffers()}
+    if not isinstance(buffers, dict) or set(buffers) != expected:
+        raise ValueError(f"buffers {sorted(buffers) if isinstance(buffers, dict) else buffers!r} do not match "
+                         f"the layers that keep state {sorted(expected)}")
+    for i, state in buffers.items():
         model.layers[int(i)].load_buffers(state)
+    saved = config.get("optimizer")
+    if (saved is None) != ("optimizer" not in tree):
+        raise ValueError("the config and the stored optimizer state disagree")
     if not with_optimizer:
         return model
     optimizer = None
-    if config.get("optimizer") is not None:
+    if saved is not None:
         state = tree["optimizer"]
-        cls = OPTIMIZERS.get(state.get("type"))
-        if cls is None:
-            raise ValueError(f"{path}: unknown optimizer {state.get('type')!r}")
+        cls = OPTIMIZERS.get(state.get("type")) if isinstance(state.get("type"), str) else None
+        if cls is None or saved.get("type") != state["type"]:
+            raise ValueError(f"unknown optimizer {state.get('type')!r}")
         optimizer = cls(model.parameters(), backend=backend).load_state_dict(state)
     return model, optimizer

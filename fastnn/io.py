@@ -3,14 +3,19 @@
 - Saving writes a temporary file in the same folder, flushes it to disk, then
   renames it over the target (``os.replace`` is atomic): a crash mid-save
   leaves the old file intact, never a half-written one.
-- Loading never unpickles (``allow_pickle=False``): an untrusted file cannot
-  run code. A truncated or corrupted file raises ``ValueError``.
+- Loading never unpickles: an untrusted file cannot run code. Each member's
+  header is checked against the bytes stored before anything is allocated.
+  A truncated or corrupted file raises ``ValueError``.
+- A save killed midway leaves its temporary behind; the next save into the
+  same folder removes it (its name holds the dead writer's pid).
 - Values are NumPy arrays, scalars (int, float, bool, str) or tuples/lists
   of numbers (they load back as arrays); nested dicts are flattened with
   ``/`` in the keys and rebuilt on load.
 """
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import tempfile
 import zipfile
@@ -20,6 +25,7 @@ import numpy as np
 __all__ = ["save_npz", "load_npz", "flatten", "unflatten"]
 
 _SEP = "/"
+_TMP_PREFIX, _TMP_SUFFIX = ".fastnn-", ".npz.tmp"
 
 
 def flatten(tree, prefix=""):
@@ -61,12 +67,44 @@ def _unflatten(flat):
     return tree
 
 
+def _stale_temporaries(folder):
+    """Remove temporaries left by saves whose process is gone (killed
+    mid-save: nothing else would ever delete them). A temporary's name
+    carries its writer's pid; one whose writer still runs is left alone."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(_TMP_PREFIX) and name.endswith(_TMP_SUFFIX)):
+            continue
+        pid = name[len(_TMP_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(folder, name))
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True                   # another user's process, or no way to tell: keep its file
+    return True
+
+
 def save_npz(path: str | os.PathLike, tree: dict) -> str:
-    """Atomically write a (nested) dict of arrays and scalars to ``path``."""
+    """Atomically write a (nested) dict of arrays and scalars to ``path``.
+
+    Temporaries of earlier saves into the same folder that were killed
+    midway are removed first."""
     path = os.fspath(path)
     flat = _flatten(tree)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".fastnn-", suffix=".npz.tmp", dir=folder)
+    _stale_temporaries(folder)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", suffix=_TMP_SUFFIX, dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **flat)
@@ -80,19 +118,60 @@ def save_npz(path: str | os.PathLike, tree: dict) -> str:
     return path
 
 
+def _member(zf, info, path):
+    """One stored ``.npy`` member as an array, its header checked against
+    the bytes actually stored before anything is allocated: a damaged or
+    crafted header cannot ask for more memory than the file holds."""
+    if not info.filename.endswith(".npy"):
+        raise ValueError(f"unexpected member {info.filename!r}")
+    if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+        raise ValueError(f"member {info.filename!r} is compressed; fastnn writes stored members only")
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"member {info.filename!r} has .npy version {version}")
+        if dtype.hasobject:
+            raise ValueError(f"member {info.filename!r} holds pickled objects, which are refused")
+        if dtype.kind not in "biufcSU":
+            raise ValueError(f"member {info.filename!r} holds {dtype}, which fastnn never saves")
+        count = math.prod(shape)
+        want = count * dtype.itemsize
+        if want != info.file_size - f.tell():
+            raise ValueError(f"member {info.filename!r} declares shape {shape} of {dtype} ({want} bytes) "
+                             f"but stores {info.file_size - f.tell()}")
+        data = f.read(want)
+    if len(data) != want:
+        raise ValueError(f"member {info.filename!r} is truncated")
+    arr = np.frombuffer(data, dtype=dtype, count=count).copy()
+    return arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
+
+
 def load_npz(path: str | os.PathLike, raw: bool = False) -> dict:
     """Read what ``save_npz`` wrote, without pickle; ValueError if damaged.
 
+    Any file that is not such an archive (a truncated or corrupted one, a
+    ``.npy``, pickled objects, compressed or oversized members) raises
+    ``ValueError``; only a missing or unreadable path raises ``OSError``.
     ``raw=True`` returns the stored flat ``{"a/b": array}`` dict instead of
     the nested one.
     """
     path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            flat = {k: data[k] for k in data.files}
-    except FileNotFoundError:
+        with open(path, "rb") as f:
+            with zipfile.ZipFile(f) as zf:
+                flat = {}
+                for info in zf.infolist():
+                    name = info.filename[:-len(".npy")] if info.filename.endswith(".npy") else info.filename
+                    if name in flat:
+                        raise ValueError(f"member {info.filename!r} appears twice")
+                    flat[name] = _member(zf, info, path)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise ValueError(f"{path} is not a readable fastnn file (truncated, corrupted, or pickled "
-                         f"objects, which are refused): {exc}") from exc
+    except Exception as exc:         # zipfile and numpy raise many types for damaged input
+        raise ValueError(f"{path} is not a readable fastnn file (truncated, corrupted, or not an archive "
+                         f"that fastnn wrote): {type(exc).__name__}: {exc}") from exc
     return flat if raw else _unflatten(flat)

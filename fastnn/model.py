@@ -383,7 +383,13 @@ class Sequential:
         NumPy array, or the outputs for MSE (where the input lives)."""
         if not self._loss.classifier:
             return self.forward(X)
-        return self._loss.predict(_arrays.to_host(self._infer(self._x(X))[0]))
+        z = _arrays.to_host(self._infer(self._x(X))[0])
+        bad = ~np.isfinite(z).all(axis=1)
+        if bad.any():                  # an argmax of NaN would be a label like any other
+            raise ValueError(f"the model's outputs are not finite for row {int(np.argmax(bad))} of X (its inputs "
+                             "are finite): its parameters hold NaN or infinity, e.g. after a diverged fit; "
+                             "load a checkpoint or train again")
+        return self._loss.predict(z)
 
     def evaluate(self, X: ArrayLike, y: ArrayLike) -> dict[str, float | None]:
         """``{"cost": data cost, "accuracy": fraction right (None for MSE)}``, inference mode."""

@@ -24,11 +24,15 @@ non-finite metric is recorded as failed and the search goes on.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import json
 import math
 import os
+import signal
+import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
@@ -39,7 +43,7 @@ from . import _checks
 
 __all__ = ["Dimension", "Uniform", "LogUniform", "OneMinusLogUniform", "IntUniform", "Choice", "check_space",
            "sample_trials", "warm_cache", "local_executor", "SerialExecutor", "SearchResult", "random_search",
-           "coarse_to_fine", "grid_search", "make_objective", "resume"]
+           "coarse_to_fine", "grid_search", "make_objective", "resume", "TrialTimeout"]
 
 # --- search spaces ---------------------------------------------------------------
 
@@ -178,6 +182,12 @@ class Choice(Dimension):
         options = list(options)
         if not options:
             raise ValueError("Choice needs at least one option")
+        for o in options:                  # the log is JSON: an option must survive it
+            try:
+                json.dumps(_plain(o))
+            except (TypeError, ValueError):
+                raise TypeError(f"Choice options must be JSON values (numbers, strings, bools, None, "
+                                f"lists/tuples or dicts of them), got {o!r}") from None
         self.options = options
 
     def sample(self, rng):
@@ -223,12 +233,14 @@ def _plain(v):
 
 # --- running trials --------------------------------------------------------------
 
-def _run_trial(objective, trial, metric):
-    """Run one trial; never raises (errors become a failed record)."""
+def _run_trial(objective, trial, metric, timeout=None):
+    """Run one trial; never raises (errors, ``SystemExit`` and a timeout
+    become a failed record)."""
     t0 = time.perf_counter()
     record = {**trial, "metric": None, "extra": {}, "status": "ok", "error": None}
     try:
-        result = objective(dict(trial["params"]), trial["seed"])
+        with _alarm(timeout):
+            result = objective(dict(trial["params"]), trial["seed"])
         if isinstance(result, dict):
             if metric not in result:
                 raise KeyError(f"objective returned {sorted(result)}, no {metric!r}")
@@ -239,12 +251,35 @@ def _run_trial(objective, trial, metric):
         if not math.isfinite(value):
             raise FloatingPointError(f"the metric is {value}")
         record["metric"] = value
-    except Exception as exc:                                   # recorded, the search goes on
+    except (Exception, SystemExit) as exc:                     # recorded, the search goes on
         record["status"] = "failed"
         record["error"] = f"{type(exc).__name__}: {exc}"
         record["traceback"] = traceback.format_exc(limit=5)
     record["time"] = time.perf_counter() - t0
     return record
+
+
+@contextlib.contextmanager
+def _alarm(timeout):
+    """Raise ``TrialTimeout`` in this thread after ``timeout`` seconds, where
+    a process's main thread can take a signal (Unix); elsewhere nothing
+    (the search's own deadline then applies)."""
+    usable = (timeout is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TrialTimeout(f"the trial ran past timeout={timeout} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _worker_init(threads):
@@ -378,66 +413,259 @@ def _sort(records, mode):
     return sorted(records, key=lambda t: (t["status"] != "ok", sign * (t["metric"] or 0.0), t["id"]))
 
 
-def _read_log(path):
-    done = {}
-    if path and os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue                    # a line cut by a crash: that trial runs again
+class TrialTimeout(Exception):
+    """A trial ran past the search's ``timeout``."""
+
+
+def _canonical(params):
+    """Parameters as the log stores them (JSON: tuples become lists), for
+    comparing a trial with its logged record."""
+    return json.loads(json.dumps(params))
+
+
+def _valid_record(rec):
+    """Whether a parsed log line is a trial record this module wrote."""
+    return (isinstance(rec, dict) and isinstance(rec.get("id"), int) and not isinstance(rec.get("id"), bool)
+            and isinstance(rec.get("params"), dict) and rec.get("status") in ("ok", "failed")
+            and (rec.get("metric") is None or isinstance(rec.get("metric"), (int, float)))
+            and (rec["status"] != "ok" or isinstance(rec.get("metric"), (int, float)))
+            and isinstance(rec.get("time", 0.0), (int, float)))
+
+
+class _Log:
+    """A search's JSON-lines log, held for the search's duration.
+
+    - An exclusive lock (a ``.lock`` file beside it, ``fcntl.flock``; the
+      system releases it when the process dies) refuses a second search on
+      the same log while the first runs, instead of both writing the same ids.
+    - Reading skips lines that are not records (a line cut by a crash, or
+      anything else), with a warning; a cut last line gets its newline
+      before the next record, which would otherwise be glued onto it.
+    - Each record is appended, flushed and synced as its trial ends.
+    """
+
+    def __init__(self, path, resume):
+        self.path, self.resume, self.lock = (None if path is None else os.fspath(path)), resume, None
+
+    def __enter__(self):
+        if self.path is None:
+            return self
+        if os.path.exists(self.path) and not self.resume:
+            raise FileExistsError(f"{self.path} exists: pass resume=True to continue that search, or another path")
+        try:
+            import fcntl
+        except ImportError:                     # no flock (Windows): one search per log is up to the user
+            return self
+        self.lock = open(self.path + ".lock", "a")
+        try:
+            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.lock.close()
+            self.lock = None
+            raise RuntimeError(f"another search is writing to {self.path} (it holds {self.path}.lock); "
+                               "give this search its own log") from None
+        return self
+
+    def __exit__(self, *exc):
+        if self.lock is not None:
+            self.lock.close()                    # releases the flock
+
+    def read(self):
+        """id -> record of the logged trials (the last record of an id wins)."""
+        done, skipped = {}, 0
+        if self.path is None or not os.path.exists(self.path):
+            return done
+        with open(self.path, "rb") as f:
+            data = f.read()
+        for line in data.splitlines():
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                rec = None
+            if _valid_record(rec):
                 done[rec["id"]] = rec
-    return done
+            else:
+                skipped += 1
+        if skipped:
+            warnings.warn(f"{self.path}: skipped {skipped} line(s) that are not trial records (a line cut by "
+                          "a crash is one); those trials run again", stacklevel=4)
+        if data and not data.endswith(b"\n"):
+            with open(self.path, "ab") as f:
+                f.write(b"\n")
+        return done
+
+    def append(self, rec):
+        if self.path is None:
+            return
+        with open(self.path, "a") as f:
+            f.write(json.dumps({k: v for k, v in rec.items() if k != "traceback"}) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
 
 
-def _run_all(objective, trials, metric, executor, log, resume):
-    """Submit every trial not already in the log; append each record as it ends."""
-    done = _read_log(log) if resume else {}
-    if log and not resume and os.path.exists(log):
-        raise FileExistsError(f"{log} exists: pass resume=True to continue that search, or another path")
-    records = []
-    pending = []
+def _split(trials, done):
+    """(records already logged, trials still to run); a logged id with other
+    parameters belongs to another search."""
+    records, pending = [], []
     for trial in trials:
         previous = done.get(trial["id"])
-        if previous is not None and previous.get("params") == trial["params"]:
+        if previous is None:
+            pending.append(trial)
+        elif _canonical(previous["params"]) == _canonical(trial["params"]):
             records.append(previous)
         else:
-            pending.append(trial)
-    own = executor is None
-    if own:
-        executor = local_executor() if len(pending) > 1 and (os.cpu_count() or 1) > 1 else SerialExecutor()
-        if not isinstance(executor, SerialExecutor):   # workers then load kernels from the disk cache
-            warm = getattr(objective, "warm_cache", None)
+            raise ValueError(f"the log holds trial {trial['id']} with parameters {previous['params']}, not "
+                             f"{trial['params']}: it is another search's log (another seed or space)")
+    return records, pending
+
+
+def _failed(trial, error, elapsed=0.0):
+    return {**trial, "metric": None, "extra": {}, "status": "failed", "error": error, "time": elapsed}
+
+
+class _Runner:
+    """Runs trials on an executor, recording each as it ends, so that a
+    search loses at most the trials in flight.
+
+    A trial that kills its worker process (``os._exit``, a segfault) breaks
+    a process pool for every trial in it. With the search's own pool, the
+    pool is rebuilt and each trial that was in flight runs again alone: the
+    one that breaks a pool on its own is recorded as failed, the others
+    finish. A user's executor cannot be rebuilt: its broken trials are
+    recorded as failed and the search stops with an error saying so.
+
+    ``timeout`` (seconds): a trial running past it is stopped by an alarm
+    inside the trial where it runs on a process's main thread (the serial
+    executor, process pools) and recorded as failed. Elsewhere (threads,
+    Dask), and as a backstop for code that does not return to Python, the
+    search stops waiting after ``timeout`` plus a grace: it records the trial
+    as failed, cancels it, and, with its own pool, replaces the pool (the
+    other trials in flight run again).
+    """
+
+    def __init__(self, objective, metric, executor, timeout, n_pending):
+        self.objective, self.metric, self.timeout = objective, metric, timeout
+        self.own = executor is None
+        self.workers = min(os.cpu_count() or 1, max(1, n_pending))
+        self.executor = executor if not self.own else self._new_pool()
+        self.window = 1 if isinstance(self.executor, SerialExecutor) else (
+            getattr(self.executor, "_max_workers", None) or 1 << 30)
+        self.grace = None if timeout is None else 1.5 * timeout + 10.0
+
+    def _new_pool(self):
+        return local_executor(self.workers) if self.workers > 1 else SerialExecutor()
+
+    def _replace_pool(self):
+        _kill(self.executor)
+        self.executor = self._new_pool()
+
+    def close(self):
+        if self.own:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, trial):
+        return self.executor.submit(_run_trial, self.objective, trial, self.metric, self.timeout)
+
+    def run(self, pending, record):
+        queue = list(pending)
+        queue.reverse()                                    # pop() takes trials in order
+        flight = {}                                        # future -> (trial, submitted at)
+        while queue or flight:
+            while queue and len(flight) < self.window:
+                trial = queue.pop()
+                flight[self._submit(trial)] = (trial, time.perf_counter())
+            wait = None if self.grace is None else max(
+                0.0, min(t0 + self.grace for _, t0 in flight.values()) - time.perf_counter())
+            done, _ = cf.wait(list(flight), timeout=wait, return_when=cf.FIRST_COMPLETED)
+            broken = []
+            for fut in done:
+                trial, t0 = flight.pop(fut)
+                try:
+                    record(fut.result())
+                except cf.BrokenExecutor:
+                    broken.append(trial)
+                except cf.CancelledError:
+                    record(_failed(trial, "cancelled", time.perf_counter() - t0))
+            now = time.perf_counter()
+            late = [f for f, (_, t0) in flight.items() if self.grace is not None and now - t0 >= self.grace]
+            for fut in late:
+                trial, t0 = flight.pop(fut)
+                fut.cancel()
+                record(_failed(trial, f"TrialTimeout: still running after {now - t0:.1f} s "
+                                      f"(timeout={self.timeout} s)", now - t0))
+            if late and self.own and flight:               # its worker may never come back
+                queue.extend(reversed([trial for trial, _ in flight.values()]))
+                flight.clear()
+                self._replace_pool()
+            elif late and self.own:
+                self._replace_pool()
+            if broken:
+                if not self.own:
+                    for trial in broken + [t for t, _ in flight.values()]:
+                        record(_failed(trial, "the worker process died (the executor's pool is broken)"))
+                    raise RuntimeError("a trial killed its worker and broke the executor's process pool; "
+                                       "the finished trials are in the log: resume=True with a working "
+                                       "executor (or none, for the search's own pool) continues")
+                queue.extend(reversed([trial for trial, _ in flight.values()]))
+                flight.clear()
+                self._replace_pool()
+                for trial in broken:                       # alone, to find the one that kills its worker
+                    t0 = time.perf_counter()
+                    try:
+                        record(self._submit(trial).result(timeout=self.grace))
+                    except cf.BrokenExecutor:
+                        record(_failed(trial, "the worker process died while running this trial "
+                                              "(os._exit, a crash, or killed)", time.perf_counter() - t0))
+                        self._replace_pool()
+                    except cf.TimeoutError:
+                        record(_failed(trial, f"TrialTimeout: still running after {self.grace:.1f} s",
+                                       time.perf_counter() - t0))
+                        self._replace_pool()
+
+
+def _kill(executor):
+    """Stop a process pool now, its workers included (a stuck trial never
+    returns, so ``shutdown`` alone would wait for it forever)."""
+    for proc in list(getattr(executor, "_processes", {}).values()):
+        with contextlib.suppress(Exception):
+            proc.kill()
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_all(objective, trials, metric, executor, log, resume, timeout=None):
+    """Run every trial not already in the log; append each record as it ends."""
+    if timeout is not None:
+        timeout = _checks.scalar("timeout", timeout, low=0.0, low_open=True)
+    with _Log(log, resume) as book:
+        records, pending = _split(trials, book.read() if resume else {})
+        if not pending:
+            return records
+        if executor is None and len(pending) > 1 and (os.cpu_count() or 1) > 1:
+            warm = getattr(objective, "warm_cache", None)       # workers then load kernels from the disk cache
             if callable(warm):
                 warm(pending[0]["params"])
             else:
                 warm_cache()
-    try:
-        futures = {executor.submit(_run_trial, objective, t, metric): t for t in pending}
-        order = cf.as_completed(futures) if all(isinstance(f, cf.Future) for f in futures) else futures
-        for fut in order:
-            rec = fut.result()
-            rec["round"] = futures[fut].get("round", 0)
+        runner = _Runner(objective, metric, executor, timeout, len(pending))
+
+        def record(rec):
+            rec["round"] = rec.get("round", 0)
             records.append(rec)
-            if log:
-                with open(log, "a") as f:
-                    f.write(json.dumps({k: v for k, v in rec.items() if k != "traceback"}) + "\n")
-                    f.flush()
-                    os.fsync(f.fileno())
-    finally:
-        if own:
-            executor.shutdown()
+            book.append(rec)
+
+        try:
+            runner.run(pending, record)
+        finally:
+            runner.close()
     return records
 
 
 def random_search(objective: Callable[[dict, int], float | dict], space: dict[str, Dimension], n_trials: int,
                   seed: int = 0, executor: cf.Executor | None = None, metric: str = "metric",
                   mode: str = "min", log: str | os.PathLike | None = None,
-                  resume: bool = False) -> SearchResult:
+                  resume: bool = False, timeout: float | None = None) -> SearchResult:
     """Random search: ``n_trials`` points sampled from ``space`` (on each
     dimension's scale), evaluated by ``objective(params, seed)``.
 
@@ -453,8 +681,11 @@ def random_search(objective: Callable[[dict, int], float | dict], space: dict[st
     executor : any ``concurrent.futures.Executor`` (only ``submit`` and
         ``result`` are used); default: a process pool on the local cores
     mode : "min" (a cost or error) or "max" (an accuracy)
-    log : path of a JSON-lines log, one record per finished trial
+    log : path of a JSON-lines log, one record per finished trial, written
+        as each trial ends (a killed search loses only the trials in flight)
     resume : with ``log``, skip the trials already recorded there
+    timeout : seconds a trial may run; a longer one is stopped and recorded
+        as failed (see ``_Runner`` for how, on each kind of executor)
 
     Returns
     -------
@@ -465,7 +696,7 @@ def random_search(objective: Callable[[dict, int], float | dict], space: dict[st
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
     n_trials = _checks.positive_int("n_trials", n_trials)
     trials = sample_trials(space, n_trials, seed)
-    records = _run_all(objective, trials, metric, executor, log, resume)
+    records = _run_all(objective, trials, metric, executor, log, resume, timeout)
     return SearchResult(_sort(records, mode), space, metric, mode, [space])
 
 
@@ -473,7 +704,7 @@ def coarse_to_fine(objective: Callable[[dict, int], float | dict], space: dict[s
                    rounds: int = 2, n_trials: int = 10, top_k: int = 3, seed: int = 0,
                    executor: cf.Executor | None = None, metric: str = "metric", mode: str = "min",
                    log: str | os.PathLike | None = None, resume: bool = False,
-                   margin: float = 0.1) -> SearchResult:
+                   margin: float = 0.1, timeout: float | None = None) -> SearchResult:
     """Random search in rounds: after each round, every dimension is narrowed
     to the range spanned by the ``top_k`` best trials so far (plus ``margin``
     of the current range on each side, in the dimension's own scale), and
@@ -490,7 +721,7 @@ def coarse_to_fine(objective: Callable[[dict, int], float | dict], space: dict[s
         trials = sample_trials(current, n_trials, seed, first_id=r * n_trials)
         for t in trials:
             t["round"] = r
-        records += _run_all(objective, trials, metric, executor, log, resume or r > 0)
+        records += _run_all(objective, trials, metric, executor, log, resume or r > 0, timeout)
         best = [t for t in _sort(records, mode) if t["status"] == "ok"][:top_k]
         if not best:
             break
@@ -500,7 +731,8 @@ def coarse_to_fine(objective: Callable[[dict, int], float | dict], space: dict[s
 
 def grid_search(objective: Callable[[dict, int], float | dict], grid: dict[str, Sequence],
                 executor: cf.Executor | None = None, metric: str = "metric", mode: str = "min",
-                log: str | os.PathLike | None = None, resume: bool = False, seed: int = 0) -> SearchResult:
+                log: str | os.PathLike | None = None, resume: bool = False, seed: int = 0,
+                timeout: float | None = None) -> SearchResult:
     """Every combination of ``grid`` (dict name -> list of values), for comparison.
 
     Prefer ``random_search``: with n values per hyperparameter a grid spends
@@ -516,7 +748,7 @@ def grid_search(objective: Callable[[dict, int], float | dict], grid: dict[str, 
     seeds = np.random.SeedSequence(seed).spawn(len(combos))
     trials = [{"id": i, "params": {n: _plain(v) for n, v in zip(names, combo)},
                "seed": int(s.generate_state(1)[0])} for i, (combo, s) in enumerate(zip(combos, seeds))]
-    records = _run_all(objective, trials, metric, executor, log, resume)
+    records = _run_all(objective, trials, metric, executor, log, resume, timeout)
     space = {n: Choice(grid[n]) for n in names}
     return SearchResult(_sort(records, mode), space, metric, mode, [space])
 
