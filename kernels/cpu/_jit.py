@@ -270,6 +270,41 @@ class _Kernel(CPUDispatcher):
             _local.depth -= 1
             if _local.depth == 0:
                 _Notice.done()
+            if type(self) is _Kernel and _threads(self.py_func):
+                self.__class__ = _Threaded
+
+
+_POOL_LOCK = threading.Lock()
+_pool_shared = None
+
+
+def _one_caller_at_a_time():
+    """Whether numba's thread pool takes one Python thread at a time: its
+    ``workqueue`` layer (the fallback where neither TBB nor OpenMP is
+    available, or when asked for) aborts the process when two threads enter
+    parallel code at once. The ``omp`` and ``tbb`` layers are threadsafe."""
+    global _pool_shared
+    if _pool_shared is None:
+        with _POOL_LOCK:
+            if _pool_shared is None:
+                import numba
+                _launch_threads()
+                _pool_shared = numba.threading_layer() == "workqueue"
+    return _pool_shared
+
+
+class _Threaded(_Kernel):
+    """A kernel with ``prange`` loops at some depth, called from Python: on
+    the ``workqueue`` layer, calls from several threads (two models trained
+    at once) take turns instead of aborting the process. Only these
+    dispatchers pay for the check (about 0.4 us a call); serial kernels and
+    twins keep numba's own call path."""
+
+    def __call__(self, *args, **kwargs):
+        if _one_caller_at_a_time():
+            with _POOL_LOCK:
+                return CPUDispatcher.__call__(self, *args, **kwargs)
+        return CPUDispatcher.__call__(self, *args, **kwargs)
 
 
 class _CompiledOnly(_Kernel):
@@ -285,7 +320,9 @@ class _CompiledOnly(_Kernel):
 def _jit(f, parallel, reassoc=False, python=True):
     d = njit(parallel=parallel, fastmath={"reassoc"} if reassoc else False, no_cpython_wrapper=not python,
              **_OPTIONS)(f)
-    d.__class__ = _Kernel if python else _CompiledOnly
+    # threaded from the first call on: the kernels it calls are defined above
+    # it (a callee defined later is caught when it compiles, in _Kernel.compile)
+    d.__class__ = (_Threaded if parallel or _threads(f) else _Kernel) if python else _CompiledOnly
     if CACHE:
         d._cache = _Cache(f, python)
     return d
