@@ -29,3 +29,14 @@ def test_example_runs_as_a_script(index, tmp_path):
                           timeout=600)
     assert done.returncode == 0, f"README example {index + 1} failed:\n{BLOCKS[index]}\n{done.stderr[-3000:]}"
     assert done.stdout.strip(), "each example prints its result"
+
+
+def test_every_reliability_claim_names_a_test_that_exists():
+    """The README's Reliability section cites tests by name: each exists."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Reliability", 1)[1].split("\n## ", 1)[0]
+    cited = set(re.findall(r"`(test_\w+)`", section))
+    assert len(cited) >= 10
+    defined = set(re.findall(r"^def (test_\w+)", (root / "tests" / "test_reliability.py").read_text(), re.M))
+    assert cited <= defined, f"cited but not defined: {sorted(cited - defined)}"

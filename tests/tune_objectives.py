@@ -24,3 +24,30 @@ def digits_model(params, seed):
     import fastnn
     model = fastnn.Sequential([fastnn.Dense(64, 32, "relu"), fastnn.Dense(32, 10)], dtype=np.float32, seed=seed)
     return model, fastnn.Adam(model.parameters(), lr=params["lr"], betas=(params["beta1"], 0.999))
+
+
+def hostile(params, seed):
+    """Trials that end their worker in every way but an exception: by
+    ``os._exit`` (as a segfault would), by ``SystemExit``, or by running
+    past any timeout; the rest succeed."""
+    import os
+    import time
+    kind = params["kind"]
+    if kind == "exit":
+        os._exit(3)
+    if kind == "system_exit":
+        raise SystemExit(2)
+    if kind == "sleep":
+        time.sleep(60)
+    return params["x"]
+
+
+def killed_at(params, seed):
+    """Kills the whole search (SIGKILL to this process) at x == 5 while the
+    file named by FASTNN_TEST_KILL exists, as a power cut would."""
+    import os
+    import signal
+    flag = os.environ.get("FASTNN_TEST_KILL")
+    if params["x"] == 5 and flag and os.path.exists(flag):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return float(params["x"])

@@ -12,6 +12,6 @@ from hypothesis import HealthCheck, settings
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                       HealthCheck.filter_too_much])
-settings.register_profile("ci", max_examples=60, derandomize=True, print_blob=True, **_COMMON)
+settings.register_profile("ci", max_examples=150, derandomize=True, print_blob=True, **_COMMON)
 settings.register_profile("long", max_examples=2000, print_blob=True, **_COMMON)
 settings.load_profile(os.environ.get("FASTNN_FUZZ_PROFILE", "ci"))

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 import fastnn
 
 # "none" (valid data) often enough that many examples train
-X_MUTATIONS = ("none",) * 12 + ("int", "bool", "complex", "str", "object", "nan", "inf", "huge", "list", "wide", "narrow",
-               "empty", "one_d", "matrix", "strided", "f16")
+X_MUTATIONS = ("none",) * 12 + ("int", "bool", "complex", "str", "object", "nan", "inf", "huge", "list", "wide",
+                                "narrow", "empty", "one_d", "matrix", "strided", "f16")
 Y_MUTATIONS = ("none",) * 6 + ("out_of_range", "negative", "float_labels", "short", "nan", "two_d", "str", "bool")
 
 
@@ -82,7 +82,8 @@ def data(spec, m, seed, x_how, y_how):
          "negative": lambda: -1 - np.abs(y).astype(int) if loss == "softmax_cross_entropy" else y - 2,
          "float_labels": lambda: np.asarray(y, float) + 0.5, "short": lambda: y[:-1],
          "nan": lambda: _put(np.asarray(y, float), rng, np.nan),
-         "two_d": lambda: np.asarray(y).reshape(m, -1)[:, :1].repeat(2, axis=1), "str": lambda: np.asarray(y).astype(str),
+         "two_d": lambda: np.asarray(y).reshape(m, -1)[:, :1].repeat(2, axis=1),
+         "str": lambda: np.asarray(y).astype(str),
          "bool": lambda: np.asarray(y) > 0}[y_how]()
     return X, y
 
