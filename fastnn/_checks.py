@@ -159,11 +159,20 @@ def uint64(name, value):
     return v
 
 
-def positive_int(name, value, *, minimum=1, why=""):
-    """An int (a NumPy integer too, never a bool) of at least ``minimum``, as
-    a Python int; ``why`` is added to the message (what the number means)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+# the most features a layer may have: kernels index with 32-bit block
+# counts in places, and NumPy refuses larger dimensions on some platforms
+MAX_FEATURES = 2 ** 31 - 1
+
+
+def positive_int(name, value, *, minimum=1, maximum=None, why=""):
+    """An int (a NumPy integer too, never a bool) of at least ``minimum``
+    (and at most ``maximum``), as a Python int; ``why`` is added to the
+    message (what the number means)."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum
+            or (maximum is not None and value > maximum)):
         want = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        if maximum is not None:
+            want += f" and <= {maximum}"
         raise ValueError(f"{name} must be {want}{why}, got {value!r}")
     return int(value)
 

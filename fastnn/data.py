@@ -28,8 +28,8 @@ def _xy(X, y):
     y = np.asarray(y)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (examples, features), got shape {X.shape}")
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"y has {y.shape[0]} examples but X has {X.shape[0]}")
+    if y.ndim == 0 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"y has {y.shape[0] if y.ndim else 'no'} examples but X has {X.shape[0]}")
     return X, y
 
 
@@ -57,10 +57,10 @@ def train_dev_test_split(X: ArrayLike, y: ArrayLike, dev: float = 0.1, test: flo
     m = X.shape[0]
 
     def count(name, v):
-        n = int(round(v * m)) if isinstance(v, float) else int(v)
-        if n < 0:
-            raise ValueError(f"{name} must be >= 0, got {v}")
-        return n
+        if isinstance(v, (float, np.floating)):
+            v = _checks.scalar(name, v, low=0.0, high=1.0)
+            return int(round(v * m))
+        return _checks.positive_int(name, v, minimum=0, why=" (a fraction of m as a float, or a count)")
 
     n_dev, n_test = count("dev", dev), count("test", test)
     if n_dev + n_test >= m:

@@ -93,8 +93,8 @@ class Dense(Layer):
     def __init__(self, in_features: int, out_features: int, activation: str | None = None,
                  init: str | None = None, bias: bool = True, alpha: float = 0.01) -> None:
         super().__init__()
-        _checks.positive_int("in_features", in_features)
-        _checks.positive_int("out_features", out_features)
+        _checks.positive_int("in_features", in_features, maximum=_checks.MAX_FEATURES)
+        _checks.positive_int("out_features", out_features, maximum=_checks.MAX_FEATURES)
         act = "linear" if activation is None else activation
         activation_code(act, alpha)                   # the functional API's rules (name; alpha >= 0, finite)
         if init is None:
@@ -252,7 +252,7 @@ class BatchNorm(Layer):
 
     def __init__(self, features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
         super().__init__()
-        self.features = _checks.positive_int("features", features)
+        self.features = _checks.positive_int("features", features, maximum=_checks.MAX_FEATURES)
         self.momentum = _checks.scalar("momentum", momentum, low=0.0, high=1.0)
         self.eps = _checks.scalar("eps", eps, low=0.0, low_open=True)
         self.param_shapes = {"gamma": (self.features,), "beta": (self.features,)}

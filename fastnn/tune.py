@@ -574,8 +574,18 @@ class _Runner:
         flight = {}                                        # future -> (trial, submitted at)
         while queue or flight:
             while queue and len(flight) < self.window:
+                try:
+                    fut = self._submit(queue[-1])
+                except cf.BrokenExecutor:            # a worker died since the last wait
+                    if flight:
+                        break                        # the trials in flight say which (below)
+                    if not self.own:
+                        raise RuntimeError("the executor's process pool is broken; the finished trials are in "
+                                           "the log: resume=True with a working executor continues") from None
+                    self._replace_pool()
+                    continue
                 trial = queue.pop()
-                flight[self._submit(trial)] = (trial, time.perf_counter())
+                flight[fut] = (trial, time.perf_counter())
             wait = None if self.grace is None else max(
                 0.0, min(t0 + self.grace for _, t0 in flight.values()) - time.perf_counter())
             done, _ = cf.wait(list(flight), timeout=wait, return_when=cf.FIRST_COMPLETED)

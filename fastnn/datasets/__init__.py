@@ -9,11 +9,23 @@ import importlib.resources
 
 import numpy as np
 
+from .. import _checks
+
 __all__ = ["circles", "moons", "spirals", "blobs", "load_digits", "DATASETS"]
 
 
 def _rng(seed):
     return np.random.default_rng(seed)
+
+
+def _sizes(n, classes=2):
+    """``n`` examples over ``classes`` classes, every class present."""
+    classes = _checks.positive_int("classes", classes)
+    return _checks.positive_int("n", n, minimum=classes, why=f" (at least one example per class, {classes})"), classes
+
+
+def _spread(name, value):
+    return _checks.scalar(name, value, low=0.0)
 
 
 def circles(n=300, noise=0.05, factor=0.5, seed=0):
@@ -22,6 +34,9 @@ def circles(n=300, noise=0.05, factor=0.5, seed=0):
     Class 0 on the outer circle of radius 1, class 1 on the inner circle of
     radius ``factor``; Gaussian ``noise`` on both coordinates.
     """
+    n, _ = _sizes(n)
+    noise = _spread("noise", noise)
+    factor = _checks.scalar("factor", factor, low=0.0, low_open=True, high=1.0)
     rng = _rng(seed)
     n0 = n // 2
     t = rng.uniform(0, 2 * np.pi, n)
@@ -34,6 +49,8 @@ def circles(n=300, noise=0.05, factor=0.5, seed=0):
 
 def moons(n=300, noise=0.2, seed=0):
     """Two interleaving half circles (the course's optimization problem)."""
+    n, _ = _sizes(n)
+    noise = _spread("noise", noise)
     rng = _rng(seed)
     n0 = n // 2
     t0 = rng.uniform(0, np.pi, n0)
@@ -48,6 +65,8 @@ def moons(n=300, noise=0.2, seed=0):
 
 def spirals(n=300, classes=2, noise=0.2, turns=1.5, seed=0):
     """Interleaved spiral arms, one per class (hard for a linear model)."""
+    n, classes = _sizes(n, classes)
+    noise, turns = _spread("noise", noise), _spread("turns", turns)
     rng = _rng(seed)
     per = n // classes
     Xs, ys = [], []
@@ -64,6 +83,8 @@ def spirals(n=300, classes=2, noise=0.2, turns=1.5, seed=0):
 
 def blobs(n=300, classes=3, std=1.0, spread=4.0, seed=0):
     """Gaussian blobs around random centres in [-spread, spread]^2."""
+    n, classes = _sizes(n, classes)
+    std, spread = _spread("std", std), _spread("spread", spread)
     rng = _rng(seed)
     centres = rng.uniform(-spread, spread, (classes, 2))
     y = rng.integers(0, classes, n)
