@@ -1,0 +1,108 @@
+"""fastnn.course: the assignments' functions with the notebooks' numbers.
+
+Published figures (the initialization notebook's outputs) are compared to
+the printed precision; the plain-NumPy reference written the notebooks' way
+(``bench/_course_numpy.py``) is the oracle elsewhere.
+"""
+import numpy as np
+import pytest
+
+from bench import _course_numpy as plain
+from fastnn.course import datasets
+from fastnn.course import initialization as init
+
+
+def test_circles_and_moons_are_scikit_learn_s_to_the_bit():
+    sk = pytest.importorskip("sklearn.datasets")
+    for ours, theirs, kw in ((datasets.make_circles, sk.make_circles, dict(n_samples=300, noise=0.05)),
+                             (datasets.make_moons, sk.make_moons, dict(n_samples=301, noise=0.2)),
+                             (datasets.make_circles, sk.make_circles, dict(n_samples=7, factor=0.3))):
+        np.random.seed(11)
+        a = ours(**kw)
+        np.random.seed(11)
+        b = theirs(**kw)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_load_dataset_layouts():
+    train_X, train_Y, test_X, test_Y = init.load_dataset()
+    assert train_X.shape == (2, 300) and train_Y.shape == (1, 300)
+    assert test_X.shape == (2, 100) and test_Y.shape == (1, 100)
+    X, Y = datasets.load_moons()
+    assert X.shape == (2, 300) and Y.shape == (1, 300)
+
+
+def test_initializations_are_the_notebook_s():
+    he = init.initialize_parameters_he([3, 2, 1])
+    np.random.seed(3)
+    W1 = np.random.randn(2, 3) * np.sqrt(2 / 3)
+    W2 = np.random.randn(1, 2) * np.sqrt(2 / 2)
+    assert np.array_equal(he["W1"], W1) and np.array_equal(he["W2"], W2)
+    assert he["b1"].shape == (2, 1) and not he["b1"].any()
+    rnd = init.initialize_parameters_random([3, 2, 1])
+    np.random.seed(3)
+    assert np.array_equal(rnd["W1"], np.random.randn(2, 3) * 10)
+    zeros = init.initialize_parameters_zeros([3, 2, 1])
+    assert not any(v.any() for v in zeros.values())
+
+
+def test_he_run_prints_the_notebook_s_costs(capsys):
+    train_X, train_Y, test_X, test_Y = init.load_dataset()
+    parameters = init.model(train_X, train_Y, initialization="he", num_iterations=1001)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Cost after iteration 0: 0.8830537463419761"
+    assert out[1].startswith("Cost after iteration 1000: 0.687982591972")     # published: 0.687982591973
+    p = init.predict(train_X, train_Y, parameters, print_accuracy=False)
+    assert p.shape == (1, 300) and set(np.unique(p)) <= {0, 1}
+
+
+def test_he_run_accuracies_and_zeros_run():
+    train_X, train_Y, test_X, test_Y = init.load_dataset()
+    he = init.model(train_X, train_Y, initialization="he", print_cost=False)
+    assert round(float(np.mean(init.predict(train_X, train_Y, he, print_accuracy=False) == train_Y)), 4) == 0.9933
+    assert round(float(np.mean(init.predict(test_X, test_Y, he, print_accuracy=False) == test_Y)), 2) == 0.96
+    zeros = init.model(train_X, train_Y, initialization="zeros", num_iterations=2001, print_cost=False)
+    net_cost = init.compute_loss(init.forward_propagation(train_X, zeros)[0], train_Y)
+    assert round(net_cost, 11) == 0.69314718056
+    assert np.mean(init.predict(train_X, train_Y, zeros, print_accuracy=False) == train_Y) == 0.5
+
+
+def test_model_equals_the_plain_numpy_run():
+    """The whole trajectory, against the notebooks' way in NumPy: the same
+    parameters to float64 rounding (He on the circles, 3000 iterations)."""
+    train_X, train_Y, _, _ = init.load_dataset()
+    ours = init.model(train_X, train_Y, num_iterations=3000, print_cost=False)
+    theirs, _ = plain.gd_model(train_X, train_Y, [2, 10, 5, 1], "he", 0.01, 3000)
+    for k in theirs:
+        np.testing.assert_allclose(ours[k], theirs[k], rtol=1e-9, atol=1e-12)
+
+
+def test_functions_match_the_notebook_formulas():
+    train_X, train_Y, _, _ = init.load_dataset()
+    p = init.initialize_parameters_he([2, 10, 5, 1])
+    a3, cache = init.forward_propagation(train_X, p)
+    ref_a3, _ = plain.forward(train_X, p)
+    np.testing.assert_allclose(a3, ref_a3, rtol=1e-13)
+    grads = init.backward_propagation(train_X, train_Y, cache)
+    _, ref_cache = plain.forward(train_X, p)
+    ref = plain.backward(train_X, train_Y, p, ref_cache)
+    for k in ("dW1", "db1", "dW2", "db2", "dW3", "db3"):
+        np.testing.assert_allclose(grads[k], ref[k], rtol=1e-10, atol=1e-14)
+
+
+def test_course_layout_errors_name_the_argument():
+    train_X, train_Y, _, _ = init.load_dataset()
+    p = init.initialize_parameters_he([2, 10, 5, 1])
+    with pytest.raises(ValueError, match="batch-major"):
+        init.forward_propagation(train_X.T.copy(), p)
+    with pytest.raises(ValueError, match=r"reshape\(1, -1\)"):
+        init.model(train_X, train_Y.ravel())
+    bad = dict(p)
+    del bad["W2"]
+    with pytest.raises(ValueError, match="W2"):
+        init.forward_propagation(train_X, bad)
+    bad = dict(p, W2=np.ones((5, 3)))
+    with pytest.raises(ValueError, match="W2"):
+        init.forward_propagation(train_X, bad)
+    with pytest.raises(ValueError, match="initialization"):
+        init.model(train_X, train_Y, initialization="xavier")
