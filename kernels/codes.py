@@ -76,3 +76,16 @@ HYPER_DECOUPLED = 5  # 1.0 for AdamW's decoupled decay
 HYPER_BC1 = 6        # Adam's bias corrections 1 - beta^t, computed on the host
 HYPER_BC2 = 7
 HYPER_SLOTS = 8
+
+# ---- the course's training loop (kernels/*/course.py) -------------------------------
+# slots of its float64 ``hyper``
+COURSE_LAMBD = 0          # the course's L2 lambda (0: none)
+COURSE_KEEP_PROB = 1      # dropout keep probability of the fixed masks (1: none)
+COURSE_BETA1 = 2          # momentum's beta, Adam's beta1
+COURSE_BETA2 = 3
+COURSE_EPS = 4
+COURSE_HYPER_SLOTS = 5
+# its update rules (OPT_* codes where one exists)
+COURSE_GD = OPT_SGD
+COURSE_MOMENTUM = OPT_MOMENTUM
+COURSE_ADAM = OPT_ADAM

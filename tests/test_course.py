@@ -106,3 +106,26 @@ def test_course_layout_errors_name_the_argument():
         init.forward_propagation(train_X, bad)
     with pytest.raises(ValueError, match="initialization"):
         init.model(train_X, train_Y, initialization="xavier")
+
+
+@pytest.mark.parametrize("opt", ["gd", "momentum", "adam"])
+@pytest.mark.parametrize("batch,dropout,lambd", [(300, False, 0.0), (64, True, 0.7), (7, False, 0.0)])
+def test_course_kernel_matches_its_reference(opt, batch, dropout, lambd):
+    """kernels/cpu/course.py against kernels/ref/course.py: mini-batches in
+    permuted order, fixed dropout masks, L2, every optimizer."""
+    from fastnn.course import _engine
+    from fastnn.testing import assert_close
+    X, Y, _, _ = init.load_dataset()
+    p = init.initialize_parameters_he([2, 10, 5, 1])
+    rng = np.random.default_rng(0)
+    perms = np.array([rng.permutation(300) for _ in range(6)])
+    masks = (rng.random((15, 300)) < 0.8).astype(float) if dropout else None
+    kw = dict(optimizer=opt, lambd=lambd, keep_prob=0.8 if dropout else 1.0, masks=masks, perms=perms,
+              batch_size=batch, every=2)
+    lrs = np.full(6, 0.05)
+    cpu, c_cpu, s_cpu = _engine.train(p, X, Y, lrs, backend="cpu", **kw)
+    ref, c_ref, s_ref = _engine.train(p, X, Y, lrs, backend="ref", **kw)
+    for k in ref:
+        assert_close(cpu[k], ref[k], "reduction", err_msg=k)
+    assert_close(np.array(c_cpu), np.array(c_ref), "reduction")
+    assert s_cpu["t"] == s_ref["t"] == (6 * -(-300 // batch) if opt == "adam" else 0)

@@ -1,61 +1,98 @@
-"""The course's networks on fastnn's compiled training step.
+"""The course's networks on fastnn's course kernel.
 
-A course parameters dict (``W[l]: (n_l, n_{l-1})``) is the Sequential of
-Dense layers with ``W = W[l].T``: relu on the hidden layers and, for the
-sigmoid output, a linear last layer under fastnn's binary cross-entropy
-from logits (the same sigmoid, fused into the loss, as stable as it gets).
-One compiled call runs each iteration's forward, cost, backward and update.
-The notebooks' printed costs are computed as they compute them, from the
-sigmoid's output (``-log(a3)``, so a saturated sigmoid prints ``inf`` as
-theirs does), at the iterations they print.
+A course parameters dict trains in its own layout on
+``kernels/cpu/course.py`` (reference: ``kernels/ref/course.py``): the
+whole run, every iteration or epoch of mini-batches, is one compiled call,
+relu on the hidden layers and the notebooks' sigmoid and cost on the output.
+Costs are recorded as the notebooks compute them (``-log(a3)``, so a
+saturated sigmoid records ``inf`` as theirs does), at the epochs they print.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..compiled import compiled_step
-from ..layers import Dense
-from ..model import Sequential
-from ..optim import SGD
+from .._backend import resolve
+from ..kernels import codes
+
+OPTIMIZERS = {"gd": codes.COURSE_GD, "momentum": codes.COURSE_MOMENTUM, "adam": codes.COURSE_ADAM}
 
 
-class CourseNet:
-    """``parameters`` (course layout) as a float64 Sequential with binary
-    cross-entropy, ``lambd`` as its L2 term."""
+def _kernel(backend):
+    if resolve(backend) == "ref":
+        from ..kernels.ref import course
+    else:                                   # cpu (the course's small networks run on the host)
+        from ..kernels.cpu import course
+    return course.course_train
 
-    def __init__(self, parameters, lambd=0.0):
-        L = len(parameters) // 2
-        dims = [parameters["W1"].shape[1]] + [parameters[f"W{l}"].shape[0] for l in range(1, L + 1)]
-        layers = [Dense(dims[l - 1], dims[l], "relu" if l < L else None) for l in range(1, L + 1)]
-        self.L = L
-        self.model = Sequential(layers, loss="binary_cross_entropy", l2=lambd, dtype=np.float64)
-        self.model.set_weights([[parameters[f"W{l}"].T, parameters[f"b{l}"].reshape(-1)] for l in range(1, L + 1)])
 
-    def parameters(self):
-        """The current parameters in the course layout (new arrays)."""
-        out = {}
-        for l, (W, b) in enumerate(self.model.get_weights(), start=1):
-            out[f"W{l}"], out[f"b{l}"] = np.ascontiguousarray(W.T), b.reshape(-1, 1)
-        return out
+def train(parameters, X, Y, learning_rates, *, optimizer="gd", beta1=0.9, beta2=0.999, epsilon=1e-8, lambd=0.0,
+          keep_prob=1.0, masks=None, perms=None, batch_size=None, every=0, state=None, backend=None):
+    """Train ``parameters`` (course layout, checked) for ``len(learning_rates)``
+    epochs; returns ``(parameters, costs, state)`` with new arrays, ``state``
+    holding the optimizer's moments and Adam's t to continue from."""
+    L = len(parameters) // 2
+    dims = np.array([parameters["W1"].shape[1]] + [parameters[f"W{l}"].shape[0] for l in range(1, L + 1)],
+                    np.int64)
+    W = np.concatenate([np.ravel(parameters[f"W{l}"]).astype(np.float64) for l in range(1, L + 1)])
+    b = np.concatenate([np.ravel(parameters[f"b{l}"]).astype(np.float64) for l in range(1, L + 1)])
+    if state is None:
+        state = {"v": np.zeros(W.size + b.size), "s": np.zeros(W.size + b.size), "t": 0}
+    m = X.shape[1]
+    lrs = np.ascontiguousarray(learning_rates, dtype=np.float64)
+    epochs = lrs.size
+    costs = np.full(-(-epochs // every) if every else 0, np.nan)
+    counter = np.array([state["t"]], np.int64)
+    hyper = np.zeros(codes.COURSE_HYPER_SLOTS)
+    hyper[codes.COURSE_LAMBD], hyper[codes.COURSE_KEEP_PROB] = lambd, keep_prob
+    hyper[codes.COURSE_BETA1], hyper[codes.COURSE_BETA2], hyper[codes.COURSE_EPS] = beta1, beta2, epsilon
+    masks = np.zeros((0, m)) if masks is None else np.ascontiguousarray(masks, dtype=np.float64)
+    perms = np.zeros((0, m), np.int64) if perms is None else np.ascontiguousarray(perms, dtype=np.int64)
+    v, s = state["v"].copy(), state["s"].copy()
+    with np.errstate(all="ignore"):
+        _kernel(backend)(W, b, v, s, costs, counter, np.ascontiguousarray(X, dtype=np.float64),
+                         np.ascontiguousarray(Y, dtype=np.float64), masks, perms, lrs, dims, hyper,
+                         OPTIMIZERS[optimizer], int(batch_size or m), int(every))
+    out, w0, b0 = {}, 0, 0
+    for l in range(1, L + 1):
+        n, n_prev = int(dims[l]), int(dims[l - 1])
+        out[f"W{l}"] = W[w0:w0 + n * n_prev].reshape(n, n_prev).copy()
+        out[f"b{l}"] = b[b0:b0 + n].reshape(n, 1).copy()
+        w0, b0 = w0 + n * n_prev, b0 + n
+    return out, list(costs), {"v": v, "s": s, "t": int(counter[0])}
 
-    def a_last(self, X):
-        """The sigmoid output ``(1, m)`` for course-layout ``X``."""
-        z = self.model.forward(np.ascontiguousarray(X.T)).T
-        return 1 / (1 + np.exp(-z))
 
-    def gradient_descent(self, X, Y, learning_rate, num_iterations, every, cost):
-        """Full-batch gradient descent; ``cost(net)`` is recorded before the
-        update of every ``every``-th iteration (None: never). Returns the
-        recorded costs."""
-        xb, yb = np.ascontiguousarray(X.T), np.ascontiguousarray(Y.T)
-        step = compiled_step(self.model, SGD(self.model.parameters(), lr=learning_rate), xb.shape[0], quiet=True)
-        costs = []
-        with np.errstate(over="ignore"):
-            for i in range(num_iterations):
-                if every and i % every == 0:
-                    costs.append(cost(self))
-                step(xb, yb)
-        return costs
+def train_full_batch(parameters, X, Y, learning_rate, num_iterations, every, cost, **options):
+    """Full-batch gradient descent in chunks of ``every`` iterations, with
+    ``cost(parameters)`` (the notebooks' own NumPy expression, so the
+    numbers they print come out as they print them) before each chunk.
+    Returns ``(parameters, costs)``."""
+    costs = []
+    if not every:
+        parameters, _, _ = train(parameters, X, Y, np.full(num_iterations, float(learning_rate)), **options)
+        return parameters, costs
+    for start in range(0, num_iterations, every):
+        costs.append(cost(parameters))
+        steps = min(every, num_iterations - start)
+        parameters, _, _ = train(parameters, X, Y, np.full(steps, float(learning_rate)), **options)
+    return parameters, costs
+
+
+def notebook_forward(X, parameters, masks=None, keep_prob=1.0):
+    """The notebooks' forward in NumPy (``np.dot``, relu, the dropout masks
+    ``D`` as ``A * D / keep_prob``, ``1 / (1 + exp(-z))``); returns ``a_L``."""
+    L = len(parameters) // 2
+    A, row = X, 0
+    for l in range(1, L + 1):
+        Z = np.dot(parameters[f"W{l}"], A) + parameters[f"b{l}"]
+        if l == L:
+            with np.errstate(over="ignore"):
+                return 1 / (1 + np.exp(-Z))
+        A = np.maximum(0, Z)
+        if masks is not None and masks.shape[0]:
+            n = A.shape[0]
+            A = A * masks[row:row + n]
+            A = A / keep_prob
+            row += n
 
 
 def notebook_cost(a3, Y):
@@ -64,3 +101,16 @@ def notebook_cost(a3, Y):
     with np.errstate(divide="ignore", invalid="ignore"):
         logprobs = np.multiply(-np.log(a3), Y) + np.multiply(-np.log(1 - a3), 1 - Y)
     return 1.0 / m * np.nansum(logprobs)
+
+
+def plot_costs(costs, learning_rate, xlabel="iterations (per hundreds)"):
+    """The notebooks' cost curve, where matplotlib is installed."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    plt.plot(costs)
+    plt.ylabel("cost")
+    plt.xlabel(xlabel)
+    plt.title("Learning rate =" + str(learning_rate))
+    plt.show()

@@ -21,7 +21,7 @@ from .. import _checks
 from ..activations import activation_forward, sigmoid
 from ..dense import dense_forward
 from . import _layout
-from ._engine import CourseNet, notebook_cost
+from ._engine import notebook_cost, notebook_forward, plot_costs, train_full_batch
 from .datasets import load_circles
 
 __all__ = ["load_dataset", "initialize_parameters_zeros", "initialize_parameters_random",
@@ -131,28 +131,15 @@ def model(X, Y, learning_rate=0.01, num_iterations=15000, print_cost=True, initi
     X = _layout.features("X", X)
     Y = _layout.labels("Y", Y, X.shape[1])
     num_iterations = _checks.positive_int("num_iterations", num_iterations, minimum=0)
+    learning_rate = _checks.scalar("learning_rate", learning_rate, low=0.0)
     parameters = inits[initialization]([X.shape[0], 10, 5, 1])
-    net = CourseNet(parameters)
-    costs = net.gradient_descent(X, Y, learning_rate, num_iterations, 1000 if print_cost else 0,
-                                 lambda n: notebook_cost(n.a_last(X), Y))
+    parameters, costs = train_full_batch(parameters, X, Y, learning_rate, num_iterations, 1000 if print_cost else 0,
+                                         lambda p: notebook_cost(notebook_forward(X, p), Y))
     for i, cost in enumerate(costs):
         print(f"Cost after iteration {i * 1000}: {cost}")
     if print_cost:
-        _plot(costs, learning_rate)
-    return net.parameters()
-
-
-def _plot(costs, learning_rate, xlabel="iterations (per hundreds)"):
-    """The notebook's cost curve, where matplotlib is installed."""
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    plt.plot(costs)
-    plt.ylabel("cost")
-    plt.xlabel(xlabel)
-    plt.title("Learning rate =" + str(learning_rate))
-    plt.show()
+        plot_costs(costs, learning_rate)
+    return parameters
 
 
 def predict(X, y, parameters, print_accuracy=True):
