@@ -124,8 +124,9 @@ def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
 
 def adam_model(X, Y, layers_dims, learning_rate=0.0007, mini_batch_size=64, beta1=0.9, beta2=0.999,
                epsilon=1e-8, num_epochs=5000, every=1000):
-    """The optimization notebook's model with Adam; (parameters, costs)."""
-    p = init_params(layers_dims, "reg")
+    """The optimization notebook's model with Adam (its helper initializes
+    as He does); (parameters, costs)."""
+    p = init_params(layers_dims, "he")
     v = {k: np.zeros_like(a) for k, a in p.items()}
     s = {k: np.zeros_like(a) for k, a in p.items()}
     t, seed, m, costs = 0, 10, X.shape[1], []

@@ -14,9 +14,17 @@ One module per assignment:
 
 - ``fastnn.course.initialization``: zeros, random and He initialization,
   the circles data and the notebook's ``model``.
+- ``fastnn.course.regularization``: L2 and dropout (the notebook's masks),
+  and its ``model`` on the learner's football data.
+- ``fastnn.course.gradient_checking``: the N-dimensional gradient check.
+- ``fastnn.course.optimization``: mini-batches, momentum, Adam, learning-rate
+  decay, the moons data and the notebook's ``model``.
 - ``fastnn.course.datasets``: the notebooks' data, regenerated from their
   recipes and seeds (no scikit-learn needed).
-"""
-from . import datasets, initialization
 
-__all__ = ["datasets", "initialization"]
+The models train on ``kernels/cpu/course.py``: the whole run in one
+compiled call, in the course layout.
+"""
+from . import datasets, gradient_checking, initialization, optimization, regularization
+
+__all__ = ["datasets", "initialization", "regularization", "gradient_checking", "optimization"]
