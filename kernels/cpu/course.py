@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ..codes import COURSE_ADAM, COURSE_BETA1, COURSE_BETA2, COURSE_EPS, COURSE_KEEP_PROB, COURSE_LAMBD, COURSE_MOMENTUM
+from ..vecmath import wide_vectors
 from ._jit import kernel
 
 
@@ -37,6 +38,7 @@ def _update(p, g, v, s, lo, hi, shift, lr, code, b1, b2, eps, bc1, bc2):
 def course_train(W, b, state1, state2, costs, counter, X, Y, masks, perms, lrs, dims, hyper, opt_code,
                  batch_size, every):
     """Train for ``lrs.size`` epochs in place (``kernels/ref/course.py``)."""
+    wide_vectors()     # the rows live in L1: the loops are bound by arithmetic, not memory
     L = dims.shape[0] - 1
     n0, m = X.shape
     lambd = hyper[COURSE_LAMBD]
@@ -45,6 +47,7 @@ def course_train(W, b, state1, state2, costs, counter, X, Y, masks, perms, lrs, 
     b2 = hyper[COURSE_BETA2]
     eps = hyper[COURSE_EPS]
     has_masks = masks.shape[0] > 0
+    in_order = perms.shape[0] == 0          # batches are consecutive columns
     nW = W.size
     # offsets of each layer's W, b, activations and mask rows
     wo = np.zeros(L + 1, np.int64)
@@ -101,9 +104,14 @@ def course_train(W, b, state1, state2, costs, counter, X, Y, masks, perms, lrs, 
                 n, n_prev = dims[l], dims[l - 1]
                 for j in range(n):
                     r = ao[l] + j
+                    # Z = W @ A + b summed over k in order, then b (as ref);
+                    # the first term writes the row, the activation is applied
+                    # in a pass of its own only where it needs one
+                    w_first = W[wo[l] + j * n_prev]
+                    q = ao[l - 1]
                     for i in range(mb):
-                        acts[r, i] = 0.0
-                    for k in range(n_prev):
+                        acts[r, i] = w_first * acts[q, i]
+                    for k in range(1, n_prev):
                         wjk = W[wo[l] + j * n_prev + k]
                         q = ao[l - 1] + k
                         for i in range(mb):
@@ -112,6 +120,11 @@ def course_train(W, b, state1, state2, costs, counter, X, Y, masks, perms, lrs, 
                     if l == L:
                         for i in range(mb):
                             acts[r, i] = 1.0 / (1.0 + math.exp(-(acts[r, i] + bj)))
+                    elif has_masks and in_order:            # contiguous mask columns: vectorises
+                        mrow = mo[l] + j
+                        for i in range(mb):
+                            z = acts[r, i] + bj
+                            acts[r, i] = (z if not z < 0.0 else 0.0) * masks[mrow, s0 + i] / keep
                     elif has_masks:
                         mrow = mo[l] + j
                         for i in range(mb):
@@ -155,14 +168,20 @@ def course_train(W, b, state1, state2, costs, counter, X, Y, masks, perms, lrs, 
                         gw[idx] = sw + lambd / mb * W[idx]
                 if l > 1:
                     for k in range(n_prev):
+                        w_first = W[wo[l] + k]
                         for i in range(mb):
-                            da[k, i] = 0.0
-                        for j in range(n):
+                            da[k, i] = w_first * dz[0, i]
+                        for j in range(1, n):
                             wjk = W[wo[l] + j * n_prev + k]
                             for i in range(mb):
                                 da[k, i] += wjk * dz[j, i]
                         q = ao[l - 1] + k
-                        if has_masks:
+                        if has_masks and in_order:
+                            mrow = mo[l - 1] + k
+                            for i in range(mb):
+                                g = da[k, i] * masks[mrow, s0 + i] / keep
+                                da[k, i] = g * (1.0 if acts[q, i] > 0.0 else 0.0)
+                        elif has_masks:
                             mrow = mo[l - 1] + k
                             for i in range(mb):
                                 g = da[k, i] * masks[mrow, cols[i]] / keep
@@ -173,9 +192,7 @@ def course_train(W, b, state1, state2, costs, counter, X, Y, masks, perms, lrs, 
                 _update(W, gw, state1, state2, wo[l], wo[l] + n * n_prev, 0, lr, opt_code, b1, b2, eps, bc1, bc2)
                 _update(b, gb, state1, state2, bo[l], bo[l] + n, nW, lr, opt_code, b1, b2, eps, bc1, bc2)
                 if l > 1:
-                    for k in range(n_prev):
-                        for i in range(mb):
-                            dz[k, i] = da[k, i]
+                    dz, da = da, dz                      # dZ[l-1] is the next layer's dZ
         if record:
             costs[e // every] = 1.0 / m * total + penalty
     counter[0] = t
