@@ -181,8 +181,12 @@ def main(argv=None):
                     "on embedded data and print a table for each; optionally check the kernels against "
                     "the NumPy reference and time them.")
     names = [*EXPERIMENTS, "search"]
-    parser.add_argument("experiment", nargs="*", choices=[[], *names], default=[],
-                        help=f"experiments to run (default: all of {', '.join(names)})")
+    parser.add_argument("experiment", nargs="*", choices=[[], *names, "course"], default=[],
+                        help=f"experiments to run (default: all of {', '.join(names)}); 'course': the "
+                             "notebooks' headline results next to fastnn.course's")
+    parser.add_argument("--football", default=None,
+                        help="with 'course': the regularization assignment's data (.npz with X_train, y_train, "
+                             "X_test, y_test, batch-major)")
     parser.add_argument("--backend", choices=["ref", "cpu", "cuda"], default="cpu",
                         help="backend to train with (default: cpu)")
     parser.add_argument("--no-ref", action="store_true", help="do not time each run again on the ref backend")
@@ -209,6 +213,12 @@ def main(argv=None):
         if args.speed:
             speed(out, quick=args.quick)
         return 1 if failures else 0
+    if "course" in args.experiment:
+        from .course._headlines import table
+        table(out, args.football)
+        args.experiment = [e for e in args.experiment if e != "course"]
+        if not args.experiment:
+            return 0
     t0 = time.perf_counter()
     experiments(args.experiment or names, args.backend, None if args.no_plots else args.out,
                 not args.no_ref, out)

@@ -252,3 +252,14 @@ def test_gradient_check_n(capsys):
     assert all(np.array_equal(back[k], p[k]) for k in p)
     with pytest.raises(ValueError, match="47"):
         gc.vector_to_dictionary(theta[:-1])
+
+
+def test_python_m_fastnn_course_matches_every_published_figure(capsys):
+    from fastnn.__main__ import main
+    args = ["course"] + (["--football", FOOTBALL] if os.path.exists(FOOTBALL) else [])
+    assert main(args) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  ")][1:]
+    assert len(rows) == 18
+    compared = [(r[-2], r[-1]) for r in rows if r[-1] != "data)"]
+    assert len(compared) >= 11
+    assert all(notebook == ours for notebook, ours in compared), compared

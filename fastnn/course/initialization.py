@@ -132,14 +132,21 @@ def model(X, Y, learning_rate=0.01, num_iterations=15000, print_cost=True, initi
     Y = _layout.labels("Y", Y, X.shape[1])
     num_iterations = _checks.positive_int("num_iterations", num_iterations, minimum=0)
     learning_rate = _checks.scalar("learning_rate", learning_rate, low=0.0)
-    parameters = inits[initialization]([X.shape[0], 10, 5, 1])
-    parameters, costs = train_full_batch(parameters, X, Y, learning_rate, num_iterations, 1000 if print_cost else 0,
-                                         lambda p: notebook_cost(notebook_forward(X, p), Y))
+    parameters, costs = _train(X, Y, learning_rate, num_iterations, initialization, 1000 if print_cost else 0)
     for i, cost in enumerate(costs):
         print(f"Cost after iteration {i * 1000}: {cost}")
     if print_cost:
         plot_costs(costs, learning_rate)
     return parameters
+
+
+def _train(X, Y, learning_rate, num_iterations, initialization, every):
+    """``model`` without the printing: (parameters, costs every ``every`` iterations)."""
+    inits = {"zeros": initialize_parameters_zeros, "random": initialize_parameters_random,
+             "he": initialize_parameters_he}
+    parameters = inits[initialization]([X.shape[0], 10, 5, 1])
+    return train_full_batch(parameters, X, Y, learning_rate, num_iterations, every,
+                            lambda p: notebook_cost(notebook_forward(X, p), Y))
 
 
 def predict(X, y, parameters, print_accuracy=True):

@@ -116,6 +116,17 @@ def model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, lambd=
         raise ValueError("use L2 (lambd) or dropout (keep_prob) one at a time, as the assignment does")
     learning_rate = _checks.scalar("learning_rate", learning_rate, low=0.0)
     num_iterations = _checks.positive_int("num_iterations", num_iterations, minimum=0)
+    parameters, costs = _train(X, Y, learning_rate, num_iterations, lambd, keep_prob, 1000 if print_cost else 0)
+    for i, c in enumerate(costs):
+        if i % 10 == 0:
+            print(f"Cost after iteration {i * 1000}: {c}")
+    if print_cost:
+        plot_costs(costs, learning_rate, "iterations (x1,000)")
+    return parameters
+
+
+def _train(X, Y, learning_rate, num_iterations, lambd, keep_prob, every):
+    """``model`` without the printing: (parameters, costs every ``every`` iterations)."""
     dims = [X.shape[0], 20, 3, 1]
     parameters = initialize_parameters(dims)
     masks = np.vstack(_masks(dims, X.shape[1], keep_prob)) if keep_prob < 1 else None
@@ -124,12 +135,5 @@ def model(X, Y, learning_rate=0.3, num_iterations=30000, print_cost=True, lambd=
         a3 = notebook_forward(X, p, masks, keep_prob)
         return compute_cost(a3, Y) if lambd == 0 else compute_cost(a3, Y) + _l2(p, lambd, X.shape[1])
 
-    parameters, costs = train_full_batch(parameters, X, Y, learning_rate, num_iterations,
-                                         1000 if print_cost else 0, cost, lambd=lambd, keep_prob=keep_prob,
-                                         masks=masks)
-    for i, c in enumerate(costs):
-        if i % 10 == 0:
-            print(f"Cost after iteration {i * 1000}: {c}")
-    if print_cost:
-        plot_costs(costs, learning_rate, "iterations (x1,000)")
-    return parameters
+    return train_full_batch(parameters, X, Y, learning_rate, num_iterations, every, cost, lambd=lambd,
+                            keep_prob=keep_prob, masks=masks)

@@ -194,8 +194,8 @@ def current():
 def _workload():
     """Compile what a training run of any supported model uses: the
     experiments of ``python -m fastnn``, the compiled step (serial and parallel) and
-    inference for every loss and both dtypes, and every public kernel
-    (``--check``)."""
+    inference for every loss and both dtypes, every public kernel
+    (``--check``), and ``fastnn.course``'s training loop."""
     import contextlib
     import io
 
@@ -226,6 +226,13 @@ def _workload():
                     compiled.SERIAL_BELOW = old
                 model.evaluate(x, y)
                 model.predict(x)
+    # fastnn.course: its training loop (one signature serves every model) and the functions' kernels
+    from fastnn.course import gradient_checking, initialization, regularization
+    X, Y, _, _ = initialization.load_dataset()
+    initialization.model(X, Y, num_iterations=2, print_cost=False)
+    regularization.model(X, Y, num_iterations=2, keep_prob=0.8, print_cost=False)
+    parameters = initialization.initialize_parameters_he([2, 3, 1, 1])
+    cost, cache = gradient_checking.forward_propagation_n(X, Y, parameters)
 
 
 def _build_level(level, cache_dir):
