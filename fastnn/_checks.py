@@ -100,6 +100,13 @@ def _extent(a):
     return start, start + itemsize + sum((n - 1) * abs(st) for n, st in zip(iface["shape"], iface["strides"]))
 
 
+def _overlap(a, b):
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return np.may_share_memory(a, b)          # bounds only, in C: no slower than it must be
+    ea, eb = _extent(a), _extent(b)
+    return ea is not None and eb is not None and ea[0] < eb[1] and eb[0] < ea[1]
+
+
 def disjoint(outputs, inputs=()):
     """No array a kernel writes (``outputs``: (name, array) pairs) may share
     memory with another output or with any input: the kernels and BLAS read
@@ -109,14 +116,10 @@ def disjoint(outputs, inputs=()):
     for name, a in outputs:
         if a is None or getattr(a, "size", 0) == 0:
             continue
-        mine = _extent(a)
-        if mine is None:
-            continue
         for other_name, other, is_output in seen + [(n, o, False) for n, o in inputs]:
             if other is None or getattr(other, "size", 0) == 0:
                 continue
-            theirs = _extent(other)
-            if theirs is not None and mine[0] < theirs[1] and theirs[0] < mine[1]:
+            if _overlap(a, other):
                 what = "another output" if is_output else "an input"
                 raise ValueError(f"{name} must not share memory with {other_name} ({what} of the same call)")
         seen.append((name, a, True))

@@ -107,13 +107,13 @@ def batchnorm_backward(dout: np.ndarray, x: np.ndarray, mean: np.ndarray, rstd: 
     _checks.float64_vector("mean", mean, f)
     _checks.float64_vector("rstd", rstd, f)
     inputs = [("dout", dout), ("x", x), ("gamma", gamma)]
-    dx = _arrays.zeros_like(x) if dx is None else _checks.output("dx", dx, x.shape, x.dtype, inputs)
+    given = [(n, a) for n, a in (("dx", dx), ("dgamma", dgamma), ("dbeta", dbeta)) if a is not None]
+    dx = _arrays.zeros_like(x) if dx is None else _checks.output("dx", dx, x.shape, x.dtype)
     dgamma = (_arrays.zeros(f, x.dtype, like=x) if dgamma is None
-              else _checks.output("dgamma", dgamma, (f,), x.dtype, inputs))
+              else _checks.output("dgamma", dgamma, (f,), x.dtype))
     dbeta = (_arrays.zeros(f, x.dtype, like=x) if dbeta is None
-             else _checks.output("dbeta", dbeta, (f,), x.dtype, inputs))
-    _checks.disjoint([("dx", dx), ("dgamma", dgamma), ("dbeta", dbeta)],
-                     inputs + [("mean", mean), ("rstd", rstd)])
+             else _checks.output("dbeta", dbeta, (f,), x.dtype))
+    _checks.disjoint(given, inputs + [("mean", mean), ("rstd", rstd)])   # only the caller's buffers can alias
     k = kernels(backend, dout=dout, x=x, mean=mean, gamma=gamma).batchnorm
     k.batchnorm_backward(dx, dgamma, dbeta, dout, x, mean, rstd, gamma)
     return dx, dgamma, dbeta

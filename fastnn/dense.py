@@ -102,10 +102,13 @@ def dense_backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray, out: np.ndarr
     _checks.shape("dout", dout, (batch, n_out))
     inputs = [("dout", dout), ("x", x), ("w", w), ("out", out)]
 
+    given = []                  # the caller's buffers: only these can alias anything
+
     def buffer(name, buf, shp, zero=True):
         if buf is None:
             return _arrays.zeros(shp, dt, like=x) if zero else _arrays.empty(shp, dt, like=x)
-        return _checks.output(name, buf, shp, dt, inputs)
+        given.append((name, _checks.output(name, buf, shp, dt)))
+        return buf
 
     dx = buffer("dx", dx, x.shape)
     dw = buffer("dw", dw, w.shape)
@@ -117,7 +120,7 @@ def dense_backward(dout: np.ndarray, x: np.ndarray, w: np.ndarray, out: np.ndarr
         if db is not None:
             raise ValueError("db was given but bias=False")
         db_kernel = _arrays.empty((0,), dt, like=x)
-    _checks.disjoint([("dx", dx), ("dw", dw), ("db", db_kernel), ("dz", dz)], inputs)
+    _checks.disjoint(given, inputs)
     k = kernels(backend, dout=dout, x=x, w=w, out=out).dense
     k.dense_backward(dx, dw, db_kernel, dz, dout, x, w, out, code, dt.type(alpha))
     return dx, dw, (db if bias else None)
