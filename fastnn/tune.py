@@ -284,9 +284,8 @@ def _alarm(timeout):
 
 def _worker_init(threads):
     # spawned workers import numba after this, so the cap applies to its pool
-    os.environ["NUMBA_NUM_THREADS"] = str(threads)
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(threads))
+    for k, v in _worker_env(threads).items():
+        os.environ[k] = v if k == "NUMBA_NUM_THREADS" else os.environ.get(k, v)
 
 
 def warm_cache(dtypes=(np.float32, np.float64)):
@@ -310,14 +309,56 @@ def warm_cache(dtypes=(np.float32, np.float64)):
 
 def local_executor(workers: int | None = None, threads_per_worker: int | None = None) -> cf.Executor:
     """A process pool on this machine's cores, numba threads capped per worker
-    (workers x threads <= cores), processes started with ``spawn`` (forking a
-    process whose OpenMP pool is running can deadlock)."""
-    import multiprocessing
+    (workers x threads <= cores).
+
+    With joblib installed (the ``tune`` extra), joblib's loky pool: it sends
+    objectives with cloudpickle, so a lambda, a closure, a function defined
+    in a notebook, in ``python -c`` or in a script without an ``if __name__
+    == "__main__":`` guard all work, and its workers stay up between
+    searches (the kernels they loaded too) until idle for ``LOKY_IDLE_S``.
+    Without joblib, the standard library's pool with ``spawn`` (forking a
+    process whose OpenMP pool is running can deadlock): objectives must then
+    be importable functions, and scripts need the guard (``random_search``
+    says so before any trial runs)."""
     cores = os.cpu_count() or 1
-    workers = workers or cores
-    threads = threads_per_worker or max(1, cores // workers)
+    workers = _checks.positive_int("workers", workers or cores)
+    threads = _checks.positive_int("threads_per_worker", threads_per_worker or max(1, cores // workers))
+    loky = _loky()
+    if loky is not None:
+        return loky.get_reusable_executor(max_workers=workers, timeout=LOKY_IDLE_S, env=_worker_env(threads))
+    import multiprocessing
     return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                   initializer=_worker_init, initargs=(threads,))
+
+
+# seconds an idle loky worker waits for the next search before it exits
+LOKY_IDLE_S = 300
+
+
+def _loky():
+    try:
+        from joblib.externals import loky
+    except ImportError:
+        return None
+    return loky
+
+
+def _worker_env(threads):
+    return {"NUMBA_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
+            "OPENBLAS_NUM_THREADS": str(threads)}
+
+
+def _check_sendable(objective):
+    """Without loky, an objective goes to spawned workers by pickle: say
+    before any trial runs when that cannot work, and how to fix it."""
+    import pickle
+    try:
+        pickle.dumps(objective)
+    except Exception as exc:
+        raise TypeError(f"the objective cannot be sent to worker processes ({type(exc).__name__}: {exc}): "
+                        "install joblib (pip install 'fastnn-numba[tune]'), whose pool sends lambdas, "
+                        "closures and notebook functions; or define the objective at module level; or pass "
+                        "executor=tune.SerialExecutor()") from None
 
 
 class SerialExecutor(cf.Executor):
@@ -562,7 +603,8 @@ class _Runner:
         self.executor = self._new_pool()
 
     def close(self):
-        if self.own:
+        # the search's own spawn pool goes; loky's reusable pool stays for the next search
+        if self.own and not _is_loky(self.executor):
             self.executor.shutdown(wait=True, cancel_futures=True)
 
     def _submit(self, trial):
@@ -635,9 +677,16 @@ class _Runner:
                         self._replace_pool()
 
 
+def _is_loky(executor):
+    return type(executor).__module__.startswith("joblib.externals.loky")
+
+
 def _kill(executor):
     """Stop a process pool now, its workers included (a stuck trial never
     returns, so ``shutdown`` alone would wait for it forever)."""
+    if _is_loky(executor):
+        executor.shutdown(wait=False, kill_workers=True)
+        return
     for proc in list(getattr(executor, "_processes", {}).values()):
         with contextlib.suppress(Exception):
             proc.kill()
@@ -658,6 +707,8 @@ def _run_all(objective, trials, metric, executor, log, resume, timeout=None):
                 warm(pending[0]["params"])
             else:
                 warm_cache()
+        if executor is None and _loky() is None and len(pending) > 1 and (os.cpu_count() or 1) > 1:
+            _check_sendable(objective)
         runner = _Runner(objective, metric, executor, timeout, len(pending))
 
         def record(rec):

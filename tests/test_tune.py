@@ -145,3 +145,41 @@ def test_model_objective_and_babysitting(tmp_path):
     assert opt2.lr == pytest.approx(opt.lr / 10) and opt2.t == opt.t
     model2.fit(Xt, yt, optimizer=opt2, epochs=1, verbose=False)
     assert model2.evaluate(Xd, yd)["accuracy"] > 0.5
+
+
+SEARCH_WITHOUT_GUARD = """
+import numpy as np
+from fastnn import tune
+offset = 0.25
+res = tune.random_search(lambda p, seed: (p["lr"] - offset) ** 2, {"lr": tune.Uniform(0, 1)}, 4, seed=0)
+print("best", len(res.ok), round(res.best["metric"], 12) >= 0)
+"""
+
+
+@pytest.mark.parametrize("form", ["script", "python -c"])
+def test_default_pool_runs_lambdas_and_scripts_without_a_guard(tmp_path, form):
+    """The default executor (loky, with joblib installed) takes a lambda
+    closing over a global, from a script without an ``if __name__ ==
+    "__main__":`` guard or from ``python -c``, in a fresh process."""
+    import subprocess
+    import sys
+    pytest.importorskip("joblib")
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    if form == "script":
+        path = tmp_path / "search.py"
+        path.write_text(SEARCH_WITHOUT_GUARD)
+        cmd = [sys.executable, str(path)]
+    else:
+        cmd = [sys.executable, "-c", SEARCH_WITHOUT_GUARD]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "best 4 True"
+
+
+def test_without_joblib_an_unsendable_objective_is_refused_before_any_trial(monkeypatch):
+    monkeypatch.setattr(tune, "_loky", lambda: None)
+    monkeypatch.setattr(tune.os, "cpu_count", lambda: 2)
+    ran = []
+    with pytest.raises(TypeError, match="fastnn-numba\\[tune\\]"):
+        tune.random_search(lambda p, s: ran.append(p) or 0.0, SPACE, 4, seed=0)
+    assert ran == []
