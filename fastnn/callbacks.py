@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _checks
 
-__all__ = ["Callback", "EarlyStopping"]
+__all__ = ["Callback", "EarlyStopping", "OptunaPruning"]
 
 
 class Callback:
@@ -76,3 +76,48 @@ class EarlyStopping(Callback):
     def on_train_end(self):
         if self.restore_best_weights and self.best_state is not None:
             self.model._restore(self.best_state)
+
+
+class OptunaPruning(Callback):
+    """Report ``monitor`` to an Optuna trial after every epoch and stop the
+    trial when its pruner says so (``optuna.TrialPruned`` is raised out of
+    ``fit``; Optuna's ``study.optimize`` records the trial as pruned).
+
+    Examples
+    --------
+    >>> import optuna, fastnn                                    # doctest: +SKIP
+    >>> from fastnn import tune
+    >>> X, y = fastnn.datasets.moons(400, seed=0)
+    >>> (Xt, yt), (Xd, yd), _ = fastnn.data.train_dev_test_split(X, y, dev=0.25, test=0.0, seed=0)
+    >>> space = {"lr": tune.LogUniform(1e-4, 1e-1)}
+    >>> def objective(trial):
+    ...     params = tune.suggest(trial, space)
+    ...     model = fastnn.Sequential([fastnn.Dense(2, 16, "relu"), fastnn.Dense(16, 2)], seed=0)
+    ...     opt = fastnn.Adam(model.parameters(), lr=params["lr"])
+    ...     h = model.fit(Xt, yt, opt, epochs=20, validation_data=(Xd, yd), verbose=False,
+    ...                   callbacks=[fastnn.callbacks.OptunaPruning(trial, monitor="val_cost")])
+    ...     return h["val_cost"][-1]
+    >>> study = optuna.create_study(pruner=optuna.pruners.MedianPruner())
+    >>> study.optimize(objective, n_trials=10)
+    """
+
+    def __init__(self, trial, monitor: str = "val_cost") -> None:
+        try:
+            import optuna
+        except ImportError:
+            raise ImportError("OptunaPruning needs optuna: pip install 'fastnn-numba[optuna]'") from None
+        self._pruned = optuna.TrialPruned
+        self.trial, self.monitor = trial, monitor
+
+    def on_train_begin(self, model, history):
+        super().on_train_begin(model, history)
+        if self.monitor.startswith("val_") and not history.has_validation:
+            raise ValueError(f"OptunaPruning monitors {self.monitor!r} but fit got no validation_data")
+
+    def on_epoch_end(self, epoch, logs):
+        if self.monitor not in logs:
+            raise ValueError(f"OptunaPruning: {self.monitor!r} is not logged; have {sorted(logs)}")
+        self.trial.report(float(logs[self.monitor]), step=epoch)
+        if self.trial.should_prune():
+            raise self._pruned(f"pruned at epoch {epoch} ({self.monitor}={logs[self.monitor]:.6g})")
+        return False

@@ -43,7 +43,7 @@ from . import _checks
 
 __all__ = ["Dimension", "Uniform", "LogUniform", "OneMinusLogUniform", "IntUniform", "Choice", "check_space",
            "sample_trials", "warm_cache", "local_executor", "SerialExecutor", "SearchResult", "random_search",
-           "coarse_to_fine", "grid_search", "make_objective", "resume", "TrialTimeout"]
+           "coarse_to_fine", "grid_search", "make_objective", "resume", "TrialTimeout", "suggest"]
 
 # --- search spaces ---------------------------------------------------------------
 
@@ -229,6 +229,36 @@ def sample_trials(space: dict[str, Dimension], n_trials: int, seed: int, first_i
 
 def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
+
+
+def suggest(trial, space: dict[str, Dimension]) -> dict:
+    """A fastnn search space drawn through an Optuna trial's ``suggest_*``,
+    each dimension on its own scale: ``LogUniform`` as a log-scale float,
+    ``OneMinusLogUniform`` as ``1 - x`` with x log-scale in ``[1 - high,
+    1 - low]`` (Optuna's parameter is then named ``"1-<name>"``),
+    ``IntUniform`` as an int, ``Choice`` as a categorical (of the options'
+    indices where they are not plain values). Returns the parameters by
+    name, as ``sample_trials`` would give them."""
+    check_space(space)
+    params = {}
+    for name, dim in space.items():
+        if isinstance(dim, LogUniform):
+            params[name] = trial.suggest_float(name, dim.low, dim.high, log=True)
+        elif isinstance(dim, OneMinusLogUniform):
+            params[name] = 1.0 - trial.suggest_float(f"1-{name}", 1.0 - dim.high, 1.0 - dim.low, log=True)
+        elif isinstance(dim, IntUniform):
+            params[name] = trial.suggest_int(name, dim.low, dim.high)
+        elif isinstance(dim, Uniform):
+            params[name] = trial.suggest_float(name, dim.low, dim.high)
+        elif isinstance(dim, Choice):
+            plain = all(o is None or isinstance(o, (bool, int, float, str)) for o in dim.options)
+            if plain:
+                params[name] = trial.suggest_categorical(name, dim.options)
+            else:
+                params[name] = dim.options[trial.suggest_categorical(f"{name}:index", list(range(len(dim.options))))]
+        else:
+            raise TypeError(f"space[{name!r}]: no Optuna counterpart for {type(dim).__name__}")
+    return params
 
 
 # --- running trials --------------------------------------------------------------
