@@ -43,7 +43,8 @@ from . import _checks
 
 __all__ = ["Dimension", "Uniform", "LogUniform", "OneMinusLogUniform", "IntUniform", "Choice", "check_space",
            "sample_trials", "warm_cache", "local_executor", "SerialExecutor", "SearchResult", "random_search",
-           "coarse_to_fine", "grid_search", "make_objective", "resume", "TrialTimeout", "suggest"]
+           "coarse_to_fine", "grid_search", "make_objective", "resume", "TrialTimeout", "suggest", "lr_find",
+           "LRFinderResult"]
 
 # --- search spaces ---------------------------------------------------------------
 
@@ -887,3 +888,107 @@ def resume(path: str | os.PathLike, lr: float | None = None, backend: str | None
     if lr is not None:
         optimizer.lr = lr
     return model, optimizer
+
+
+# --- learning-rate range test ------------------------------------------------------------
+
+@dataclass
+class LRFinderResult:
+    """What ``lr_find`` measured: the learning rates tried, the smoothed
+    training cost after each step, and the suggested rate (where the
+    smoothed cost fell fastest against log(lr))."""
+    lrs: List[float]
+    costs: List[float]
+    suggestion: float
+
+    def plot(self, path):
+        """The cost against the learning rate (log axis), the suggestion
+        marked, as PNG. Returns the path, or None without matplotlib."""
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return None
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.plot(self.lrs, self.costs)
+        ax.axvline(self.suggestion, color="tab:red", linestyle="--", label=f"suggested {self.suggestion:.2g}")
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("smoothed training cost")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+
+def lr_find(model, optimizer, X, y, start_lr: float = 1e-7, end_lr: float = 10.0, steps: int = 200,
+            batch_size: int = 64, stop_factor: float = 4.0, smoothing: float = 0.98, seed: int = 0) -> LRFinderResult:
+    """Learning-rate range test: train for up to ``steps`` mini-batches with
+    the learning rate growing exponentially from ``start_lr`` to ``end_lr``,
+    stopping once the smoothed cost exceeds ``stop_factor`` times its best
+    (or stops being finite). The cost is an exponential average
+    (``smoothing``), bias-corrected. The suggestion is the rate where the
+    smoothed cost fell fastest against log(lr), a common choice for the
+    largest rate that still learns well.
+
+    The model (parameters, gradients, batch-norm statistics, dropout
+    streams) and the optimizer (state, step count, learning rate) come back
+    exactly as they were; the test trains on copies of nothing, so it costs
+    what ``steps`` training steps cost.
+    """
+    start_lr = _checks.scalar("start_lr", start_lr, low=0.0, low_open=True)
+    end_lr = _checks.scalar("end_lr", end_lr, low=start_lr, low_open=True)
+    steps = _checks.positive_int("steps", steps, minimum=2)
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    stop_factor = _checks.scalar("stop_factor", stop_factor, low=1.0, low_open=True)
+    smoothing = _checks.scalar("smoothing", smoothing, low=0.0, high=0.999)
+    if optimizer.params is not model.parameters():
+        raise ValueError("optimizer was built for other parameters; use model.parameters()")
+    from . import _arrays
+    from .layers import Dropout
+    x_all = model._x(X)
+    y_all = model._y(y, x_all.shape[0])
+    m = x_all.shape[0]
+    params = model.parameters()
+    saved = (model._snapshot(), _arrays.copy(params.grad), optimizer.state_dict(), optimizer.lr,
+             [layer.offset for layer in model.layers if isinstance(layer, Dropout)])
+    rng = np.random.default_rng(seed)
+    factor = (end_lr / start_lr) ** (1.0 / (steps - 1))
+    lrs, costs = [], []
+    average, best = 0.0, math.inf
+    order = rng.permutation(m)
+    at = 0
+    try:
+        for i in range(steps):
+            if at + batch_size > m:
+                order, at = rng.permutation(m), 0
+            rows = order[at:at + batch_size]
+            at += batch_size
+            lr = start_lr * factor ** i
+            optimizer.lr = lr
+            with np.errstate(all="ignore"):
+                cost = model.train_step(x_all[rows], y_all[rows], optimizer)
+            if not math.isfinite(cost):
+                break
+            average = smoothing * average + (1 - smoothing) * cost
+            smoothed = average / (1 - smoothing ** (i + 1))
+            lrs.append(lr)
+            costs.append(smoothed)
+            best = min(best, smoothed)
+            if smoothed > stop_factor * best:
+                break
+    finally:
+        snapshot, grad, opt_state, lr0, offsets = saved
+        model._restore(snapshot)
+        _arrays.copy_into(params.grad, grad)
+        optimizer.load_state_dict(opt_state)
+        optimizer.lr = lr0
+        for layer, offset in zip([la for la in model.layers if isinstance(la, Dropout)], offsets):
+            layer.offset = offset
+    if len(costs) < 3:
+        raise ValueError(f"the range test stopped after {len(costs)} steps: lower start_lr (the cost diverged "
+                         f"at {start_lr * factor ** len(costs):.3g})")
+    slopes = np.gradient(np.asarray(costs), np.log(np.asarray(lrs)))
+    return LRFinderResult(lrs, costs, float(lrs[int(np.argmin(slopes))]))

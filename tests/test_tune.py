@@ -183,3 +183,39 @@ def test_without_joblib_an_unsendable_objective_is_refused_before_any_trial(monk
     with pytest.raises(TypeError, match="fastnn-numba\\[tune\\]"):
         tune.random_search(lambda p, s: ran.append(p) or 0.0, SPACE, 4, seed=0)
     assert ran == []
+
+
+@pytest.mark.parametrize("compiled_net", [True, False])
+def test_lr_find_suggests_a_rate_and_restores_everything(tmp_path, compiled_net):
+    X, y = fastnn.datasets.moons(512, seed=0)
+    layers = [fastnn.Dense(2, 16, bias=False), fastnn.BatchNorm(16), fastnn.ReLU(), fastnn.Dropout(0.9),
+              fastnn.Dense(16, 2)]
+    model = fastnn.Sequential(layers, seed=0, backend=None if compiled_net else "ref")
+    opt = fastnn.Adam(model.parameters(), lr=3e-3)
+    model.fit(X, y, opt, epochs=1, verbose=False)               # a model in the middle of its training
+    before = (model.parameters().data.copy(), model.parameters().grad.copy(), opt.state_dict(), opt.lr,
+              model.layers[1].running_var.copy(), model.layers[3].offset)
+    result = tune.lr_find(model, opt, X, y, start_lr=1e-6, end_lr=1e4, steps=120)
+    assert 1e-4 < result.suggestion < 1.0
+    assert result.lrs == sorted(result.lrs) and len(result.lrs) == len(result.costs)
+    assert len(result.lrs) < 120 and max(result.costs) > 4 * min(result.costs)     # stopped on the way up
+    data, grad, state, lr, var, offset = before
+    assert np.array_equal(model.parameters().data, data) and np.array_equal(model.parameters().grad, grad)
+    after = opt.state_dict()
+    assert after["t"] == state["t"] and opt.lr == lr and all(np.array_equal(after["state"][k], state["state"][k])
+                                                             for k in state["state"])
+    assert np.array_equal(model.layers[1].running_var, var) and model.layers[3].offset == offset
+    # training goes on exactly as if the test had not run
+    twin = fastnn.Sequential([fastnn.Dense(2, 16, bias=False), fastnn.BatchNorm(16), fastnn.ReLU(),
+                              fastnn.Dropout(0.9), fastnn.Dense(16, 2)], seed=0,
+                             backend=None if compiled_net else "ref")
+    twin_opt = fastnn.Adam(twin.parameters(), lr=3e-3)
+    twin.fit(X, y, twin_opt, epochs=1, verbose=False)
+    model.fit(X, y, opt, epochs=1, verbose=False, seed=5)
+    twin.fit(X, y, twin_opt, epochs=1, verbose=False, seed=5)
+    assert np.array_equal(model.parameters().data, twin.parameters().data)
+    import importlib.util
+    if importlib.util.find_spec("matplotlib") is None:
+        assert result.plot(tmp_path / "lr.png") is None
+    else:
+        assert result.plot(tmp_path / "lr.png") and (tmp_path / "lr.png").stat().st_size > 1000
