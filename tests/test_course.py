@@ -153,8 +153,11 @@ def test_regularization_runs_print_the_notebook_s_numbers(capsys, kw, printed, a
     X, Y, tX, tY = _football()
     reg.model(X, Y, num_iterations=10001, **kw)
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"Cost after iteration 0: {printed[0]}"
-    assert out[1].startswith(f"Cost after iteration 10000: {printed[1]}")
+    # to 12 significant digits, the precision the issue quotes: the last
+    # digits of a 17-digit print depend on the BLAS's summation order
+    assert out[0].startswith("Cost after iteration 0: ")
+    assert float(out[0].split(": ")[1]) == pytest.approx(float(printed[0]), rel=1e-12)
+    assert float(out[1].split(": ")[1]) == pytest.approx(float(printed[1]), rel=1e-12)
     if not kw.get("lambd") and not kw.get("keep_prob"):
         return                           # the accuracies are after 30,000 iterations
     full = reg.model(X, Y, print_cost=False, **kw)
@@ -262,4 +265,6 @@ def test_python_m_fastnn_course_matches_every_published_figure(capsys):
     assert len(rows) == 18
     compared = [(r[-2], r[-1]) for r in rows if r[-1] != "data)"]
     assert len(compared) >= 11
-    assert all(notebook == ours for notebook, ours in compared), compared
+    # as printed, to 12 significant digits at most (see the regularization test)
+    assert all(float(ours) == pytest.approx(float(notebook), rel=max(1e-12, 0.5 * 10.0 ** -(len(notebook) - 2)))
+               for notebook, ours in compared), compared

@@ -34,6 +34,72 @@ def _update(p, g, v, s, lo, hi, shift, lr, code, b1, b2, eps, bc1, bc2):
             p[i] -= lr * g[i]
 
 
+@kernel(inline=True)
+def _rows4(dst, r, src, q0, q1, q2, q3, w0, w1, w2, w3, c, mb, first):
+    # dst[r, :mb] = (first) or += the first c of w0*src[q0] + ... + w3*src[q3],
+    # in one pass: a pass per input row costs its loop set-up and a load and a
+    # store of dst each time, more than the multiply-adds of these short rows
+    if c == 4:
+        if first:
+            for i in range(mb):
+                dst[r, i] = w0 * src[q0, i] + w1 * src[q1, i] + w2 * src[q2, i] + w3 * src[q3, i]
+        else:
+            for i in range(mb):
+                dst[r, i] += w0 * src[q0, i] + w1 * src[q1, i] + w2 * src[q2, i] + w3 * src[q3, i]
+    elif c == 3:
+        if first:
+            for i in range(mb):
+                dst[r, i] = w0 * src[q0, i] + w1 * src[q1, i] + w2 * src[q2, i]
+        else:
+            for i in range(mb):
+                dst[r, i] += w0 * src[q0, i] + w1 * src[q1, i] + w2 * src[q2, i]
+    elif c == 2:
+        if first:
+            for i in range(mb):
+                dst[r, i] = w0 * src[q0, i] + w1 * src[q1, i]
+        else:
+            for i in range(mb):
+                dst[r, i] += w0 * src[q0, i] + w1 * src[q1, i]
+    else:
+        if first:
+            for i in range(mb):
+                dst[r, i] = w0 * src[q0, i]
+        else:
+            for i in range(mb):
+                dst[r, i] += w0 * src[q0, i]
+
+
+@kernel(inline=True)
+def _dots4(a, ra, b, q0, q1, q2, q3, c, mb):
+    # sum over i of a[ra, i] * b[q, i] for the first c of q0..q3, in one pass
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    if c == 4:
+        for i in range(mb):
+            x = a[ra, i]
+            s0 += x * b[q0, i]
+            s1 += x * b[q1, i]
+            s2 += x * b[q2, i]
+            s3 += x * b[q3, i]
+    elif c == 3:
+        for i in range(mb):
+            x = a[ra, i]
+            s0 += x * b[q0, i]
+            s1 += x * b[q1, i]
+            s2 += x * b[q2, i]
+    elif c == 2:
+        for i in range(mb):
+            x = a[ra, i]
+            s0 += x * b[q0, i]
+            s1 += x * b[q1, i]
+    else:
+        for i in range(mb):
+            s0 += a[ra, i] * b[q0, i]
+    return s0, s1, s2, s3
+
+
 @kernel(reassoc=True)
 def course_train(W, b, state1, state2, costs, counter, X, Y, masks, perms, lrs, dims, hyper, opt_code,
                  batch_size, every):
@@ -107,15 +173,12 @@ def course_train(W, b, state1, state2, costs, counter, X, Y, masks, perms, lrs, 
                     # Z = W @ A + b summed over k in order, then b (as ref);
                     # the first term writes the row, the activation is applied
                     # in a pass of its own only where it needs one
-                    w_first = W[wo[l] + j * n_prev]
-                    q = ao[l - 1]
-                    for i in range(mb):
-                        acts[r, i] = w_first * acts[q, i]
-                    for k in range(1, n_prev):
-                        wjk = W[wo[l] + j * n_prev + k]
+                    for k in range(0, n_prev, 4):
+                        c = min(4, n_prev - k)
+                        base = wo[l] + j * n_prev + k
                         q = ao[l - 1] + k
-                        for i in range(mb):
-                            acts[r, i] += wjk * acts[q, i]
+                        _rows4(acts, r, acts, q, q + 1, q + 2, q + 3, W[base], W[base + 1] if c > 1 else 0.0,
+                               W[base + 2] if c > 2 else 0.0, W[base + 3] if c > 3 else 0.0, c, mb, k == 0)
                     bj = b[bo[l] + j]
                     if l == L:
                         for i in range(mb):
@@ -159,22 +222,21 @@ def course_train(W, b, state1, state2, costs, counter, X, Y, masks, perms, lrs, 
                     for i in range(mb):
                         sb += dz[j, i]
                     gb[bo[l] + j] = sb
-                    for k in range(n_prev):
+                    for k in range(0, n_prev, 4):
+                        c = min(4, n_prev - k)
                         q = ao[l - 1] + k
-                        sw = 0.0
-                        for i in range(mb):
-                            sw += dz[j, i] * acts[q, i]
-                        idx = wo[l] + j * n_prev + k
-                        gw[idx] = sw + lambd / mb * W[idx]
+                        sums = _dots4(dz, j, acts, q, q + 1, q + 2, q + 3, c, mb)
+                        for u in range(c):
+                            idx = wo[l] + j * n_prev + k + u
+                            gw[idx] = sums[u] + lambd / mb * W[idx]
                 if l > 1:
                     for k in range(n_prev):
-                        w_first = W[wo[l] + k]
-                        for i in range(mb):
-                            da[k, i] = w_first * dz[0, i]
-                        for j in range(1, n):
-                            wjk = W[wo[l] + j * n_prev + k]
-                            for i in range(mb):
-                                da[k, i] += wjk * dz[j, i]
+                        for j in range(0, n, 4):
+                            c = min(4, n - j)
+                            at = wo[l] + j * n_prev + k
+                            _rows4(da, k, dz, j, j + 1, j + 2, j + 3, W[at], W[at + n_prev] if c > 1 else 0.0,
+                                   W[at + 2 * n_prev] if c > 2 else 0.0, W[at + 3 * n_prev] if c > 3 else 0.0, c,
+                                   mb, j == 0)
                         q = ao[l - 1] + k
                         if has_masks and in_order:
                             mrow = mo[l - 1] + k
