@@ -231,6 +231,9 @@ class Sequential:
         float32 overflows). Device arrays must already be right: they are
         used in place."""
         self._own()
+        if (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2 and X.shape[1] == self.in_features
+                and X.shape[0] and X.flags.c_contiguous and not self.device):
+            return _checks.finite(name, X)              # the common case, without a conversion
         on_device = _arrays.is_device(X)
         if not on_device:
             X = np.asarray(X)
@@ -256,6 +259,11 @@ class Sequential:
         cross-entropy, (m, out_features) of the model's dtype otherwise
         (in [0, 1] for binary cross-entropy, finite for mean squared error).
         Checked here, once per dataset."""
+        if (not self._loss.labels and type(y) is np.ndarray and y.dtype == self.dtype and not self.device
+                and y.shape == (m, self.out_features) and y.flags.c_contiguous):
+            # the common case, without a conversion: one reduction or two
+            return (_checks.unit_interval(name, y) if self.loss == "binary_cross_entropy"
+                    else _checks.finite(name, y))
         on_device = _arrays.is_device(y)
         host = _arrays.to_host(y) if on_device else np.asarray(y)
         if host.ndim == 0 or host.shape[0] != m:

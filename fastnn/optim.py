@@ -151,7 +151,7 @@ class Optimizer:
         counted the step. Called once per compiled step, so each class
         writes all of its slots itself rather than through ``super()``."""
         hyper[HYPER_LR] = self._lr
-        hyper[HYPER_WEIGHT_DECAY] = self.weight_decay
+        hyper[HYPER_WEIGHT_DECAY] = self._weight_decay
 
     def compiled_state(self, empty):
         """The state buffers the compiled step updates, ``empty`` for those
@@ -248,8 +248,8 @@ class Momentum(Optimizer):
 
     def compiled_hyper(self, hyper):
         hyper[HYPER_LR] = self._lr
-        hyper[HYPER_WEIGHT_DECAY] = self.weight_decay
-        hyper[HYPER_BETA1] = self.beta
+        hyper[HYPER_WEIGHT_DECAY] = self._weight_decay
+        hyper[HYPER_BETA1] = self._beta
 
     def _update(self, k, c):
         p = self.params
@@ -280,9 +280,9 @@ class RMSprop(Optimizer):
 
     def compiled_hyper(self, hyper):
         hyper[HYPER_LR] = self._lr
-        hyper[HYPER_WEIGHT_DECAY] = self.weight_decay
-        hyper[HYPER_BETA1] = self.beta
-        hyper[HYPER_EPS] = self.eps
+        hyper[HYPER_WEIGHT_DECAY] = self._weight_decay
+        hyper[HYPER_BETA1] = self._beta
+        hyper[HYPER_EPS] = self._eps
 
     def _update(self, k, c):
         p = self.params
@@ -321,15 +321,15 @@ class Adam(Optimizer):
         return 1.0 - b1 ** self.t, 1.0 - b2 ** self.t
 
     def compiled_hyper(self, hyper):
-        b1, b2 = self.betas
+        b1, b2 = self._betas
         hyper[HYPER_LR] = self._lr
-        hyper[HYPER_WEIGHT_DECAY] = self.weight_decay
+        hyper[HYPER_WEIGHT_DECAY] = self._weight_decay
         hyper[HYPER_BETA1] = b1
         hyper[HYPER_BETA2] = b2
-        hyper[HYPER_EPS] = self.eps
+        hyper[HYPER_EPS] = self._eps
         hyper[HYPER_DECOUPLED] = self.decoupled
-        hyper[HYPER_BC1] = 1.0 - b1 ** self.t          # bias_corrections(), without a second call per step
-        hyper[HYPER_BC2] = 1.0 - b2 ** self.t
+        hyper[HYPER_BC1] = 1.0 - b1 ** self._t         # bias_corrections(), without a second call per step
+        hyper[HYPER_BC2] = 1.0 - b2 ** self._t
 
     def _update(self, k, c):
         p = self.params
