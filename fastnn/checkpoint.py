@@ -36,7 +36,7 @@ from .layers import LAYERS
 from .model import Sequential
 from .optim import OPTIMIZERS
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "dumps"]
 
 FORMAT = "fastnn-checkpoint"
 VERSION = 1
@@ -52,8 +52,7 @@ def _digest(flat):
     return h.hexdigest()
 
 
-def save(model: Sequential, path: str | os.PathLike, optimizer: Optimizer | None = None) -> str:
-    """Write ``model`` (and ``optimizer``'s state) to ``path`` atomically."""
+def _tree(model, optimizer):
     if optimizer is not None and optimizer.params is not model.parameters():
         raise ValueError("optimizer was built for another model's parameters")
     tree = {
@@ -66,12 +65,22 @@ def save(model: Sequential, path: str | os.PathLike, optimizer: Optimizer | None
     if optimizer is not None:
         tree["optimizer"] = optimizer.state_dict()
     tree["digest"] = _digest(io.flatten(tree))
-    return io.save_npz(path, tree)
+    return tree
 
 
-def load(path: str | os.PathLike, with_optimizer: bool = False,
+def save(model: Sequential, path: str | os.PathLike, optimizer: Optimizer | None = None) -> str:
+    """Write ``model`` (and ``optimizer``'s state) to ``path`` atomically."""
+    return io.save_npz(path, _tree(model, optimizer))
+
+
+def dumps(model: Sequential, optimizer: Optimizer | None = None) -> bytes:
+    """The checkpoint ``save`` would write, as bytes (``load`` reads them back)."""
+    return io.dumps_npz(_tree(model, optimizer))
+
+
+def load(path: str | os.PathLike | bytes, with_optimizer: bool = False,
          backend: str | None = None) -> Sequential | tuple[Sequential, Optimizer | None]:
-    """Rebuild a model saved with ``model.save``.
+    """Rebuild a model saved with ``model.save`` (a path) or ``dumps`` (bytes).
 
     Returns the model, or ``(model, optimizer)`` with ``with_optimizer=True``
     (optimizer None when none was saved). Raises ``ValueError`` for files that
@@ -79,6 +88,7 @@ def load(path: str | os.PathLike, with_optimizer: bool = False,
     and for any value that the constructors would refuse.
     """
     flat = io.load_npz(path, raw=True)
+    path = "the checkpoint" if isinstance(path, (bytes, bytearray)) else path
     if "config" not in flat or "digest" not in flat:
         raise ValueError(f"{path} is not a fastnn checkpoint (no config/digest)")
     stored = str(flat.pop("digest"))

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import io as _io
 import math
 import os
 import tempfile
@@ -22,7 +23,7 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["save_npz", "load_npz", "flatten", "unflatten"]
+__all__ = ["save_npz", "load_npz", "dumps_npz", "flatten", "unflatten"]
 
 _SEP = "/"
 _TMP_PREFIX, _TMP_SUFFIX = ".fastnn-", ".npz.tmp"
@@ -150,8 +151,17 @@ def _member(zf, info, path):
     return arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
 
 
-def load_npz(path: str | os.PathLike, raw: bool = False) -> dict:
-    """Read what ``save_npz`` wrote, without pickle; ValueError if damaged.
+def dumps_npz(tree: dict) -> bytes:
+    """What ``save_npz`` would write, as bytes in memory (no file, no sync):
+    for state that travels between processes, e.g. a search's trials."""
+    buf = _io.BytesIO()
+    np.savez(buf, **_flatten(tree))
+    return buf.getvalue()
+
+
+def load_npz(path: str | os.PathLike | bytes, raw: bool = False) -> dict:
+    """Read what ``save_npz`` (a path) or ``dumps_npz`` (bytes) wrote, without
+    pickle; ValueError if damaged.
 
     Any file that is not such an archive (a truncated or corrupted one, a
     ``.npy``, pickled objects, compressed or oversized members) raises
@@ -159,19 +169,20 @@ def load_npz(path: str | os.PathLike, raw: bool = False) -> dict:
     ``raw=True`` returns the stored flat ``{"a/b": array}`` dict instead of
     the nested one.
     """
-    path = os.fspath(path)
+    in_memory = isinstance(path, (bytes, bytearray))
+    name = "the data" if in_memory else os.fspath(path)
     try:
-        with open(path, "rb") as f:
+        with (contextlib.nullcontext(_io.BytesIO(path)) if in_memory else open(name, "rb")) as f:
             with zipfile.ZipFile(f) as zf:
                 flat = {}
                 for info in zf.infolist():
-                    name = info.filename[:-len(".npy")] if info.filename.endswith(".npy") else info.filename
-                    if name in flat:
+                    key = info.filename[:-len(".npy")] if info.filename.endswith(".npy") else info.filename
+                    if key in flat:
                         raise ValueError(f"member {info.filename!r} appears twice")
-                    flat[name] = _member(zf, info, path)
+                    flat[key] = _member(zf, info, name)
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         raise
     except Exception as exc:         # zipfile and numpy raise many types for damaged input
-        raise ValueError(f"{path} is not a readable fastnn file (truncated, corrupted, or not an archive "
+        raise ValueError(f"{name} is not a readable fastnn file (truncated, corrupted, or not an archive "
                          f"that fastnn wrote): {type(exc).__name__}: {exc}") from exc
     return flat if raw else _unflatten(flat)

@@ -44,7 +44,7 @@ from . import _checks
 __all__ = ["Dimension", "Uniform", "LogUniform", "OneMinusLogUniform", "IntUniform", "Choice", "check_space",
            "sample_trials", "warm_cache", "local_executor", "SerialExecutor", "SearchResult", "random_search",
            "coarse_to_fine", "grid_search", "make_objective", "resume", "TrialTimeout", "suggest", "lr_find",
-           "LRFinderResult"]
+           "LRFinderResult", "asha"]
 
 # --- search spaces ---------------------------------------------------------------
 
@@ -544,7 +544,11 @@ class _Log:
 
     def read(self):
         """id -> record of the logged trials (the last record of an id wins)."""
-        done, skipped = {}, 0
+        return {rec["id"]: rec for rec in self.read_records()}
+
+    def read_records(self):
+        """Every valid record, in the log's order."""
+        done, skipped = [], 0
         if self.path is None or not os.path.exists(self.path):
             return done
         with open(self.path, "rb") as f:
@@ -557,7 +561,7 @@ class _Log:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 rec = None
             if _valid_record(rec):
-                done[rec["id"]] = rec
+                done.append(rec)
             else:
                 skipped += 1
         if skipped:
@@ -843,6 +847,72 @@ def grid_search(objective: Callable[[dict, int], float | dict], grid: dict[str, 
     records = _run_all(objective, trials, metric, executor, log, resume, timeout)
     space = {n: Choice(grid[n]) for n in names}
     return SearchResult(_sort(records, mode), space, metric, mode, [space])
+
+
+def asha(build: Callable, train: tuple, dev: tuple, space: dict[str, Dimension], n_trials: int, max_epochs: int,
+         min_epochs: int = 1, eta: int = 3, batch_size: int = 64, seed: int = 0,
+         executor: cf.Executor | None = None, metric: str = "dev_error", log: str | os.PathLike | None = None,
+         resume: bool = False) -> SearchResult:
+    """Asynchronous successive halving: ``n_trials`` random points of
+    ``space`` trained in rungs of ``min_epochs * eta**k`` epochs up to
+    ``max_epochs``, the bottom of each rung stopped early (``fastnn/_asha.py``).
+
+    Parameters
+    ----------
+    build : ``(params, seed) -> (model, optimizer)``, as for ``make_objective``
+    train, dev : ``(X, y)`` pairs; the metric is measured on ``dev`` after
+        every epoch by a ``fit`` callback
+    metric : ``"dev_error"`` (1 - accuracy) or ``"dev_cost"``; lower is better
+    executor, log, resume : as ``random_search``; a trial's state between
+        rungs travels with its tasks, so any executor works, and with a log
+        it is also kept in ``<log>.states/`` for ``resume``
+
+    Returns
+    -------
+    SearchResult with one record per trial (its highest rung: ``rung``,
+    ``epochs``, ``metric``, and the per-epoch ``extra["curve"]``), the
+    trials of the top rung first.
+    """
+    from . import _asha
+    check_space(space)
+    n_trials = _checks.positive_int("n_trials", n_trials)
+    min_epochs, max_epochs, eta = _asha.check(min_epochs, max_epochs, eta)
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    if metric not in ("dev_error", "dev_cost"):
+        raise ValueError(f"metric must be 'dev_error' or 'dev_cost', got {metric!r}")
+    trials = sample_trials(space, n_trials, seed)
+    rungs = _asha.budgets(min_epochs, max_epochs, eta)
+    with _Log(log, resume) as book:
+        if resume:
+            for rec in book.read_records():
+                if rec["id"] < n_trials and _canonical(rec["params"]) != _canonical(trials[rec["id"]]["params"]):
+                    raise ValueError(f"the log holds trial {rec['id']} with parameters {rec['params']}: it is "
+                                     "another search's log (another seed or space)")
+        states_dir = None
+        if book.path is not None:
+            states_dir = book.path + ".states"
+            os.makedirs(states_dir, exist_ok=True)
+        own = executor is None
+        if own:
+            executor = local_executor() if n_trials > 1 and (os.cpu_count() or 1) > 1 else SerialExecutor()
+            if not isinstance(executor, SerialExecutor):         # compile once, workers load from the cache
+                model, optimizer = build(dict(trials[0]["params"]), 0)
+                model.fit(*train, optimizer=optimizer, epochs=1, batch_size=batch_size, verbose=False,
+                          validation_data=dev)
+        window = 1 if isinstance(executor, SerialExecutor) else (getattr(executor, "_max_workers", None) or 1 << 30)
+        try:
+            records = _asha.run(build, train, dev, trials, rungs, eta, batch_size, metric, "min", executor, book,
+                                states_dir, window)
+        finally:
+            if own and not isinstance(executor, SerialExecutor) and not _is_loky(executor):
+                executor.shutdown(wait=True)
+    last = {}
+    for rec in records:                         # each trial's highest rung
+        mine = last.get(rec["id"])
+        if mine is None or (rec["status"] == "ok", rec["rung"]) > (mine["status"] == "ok", mine["rung"]):
+            last[rec["id"]] = rec
+    ordered = sorted(last.values(), key=lambda t: (t["status"] != "ok", -t["rung"], t["metric"] or 0.0, t["id"]))
+    return SearchResult(ordered, space, metric, "min", [space])
 
 
 # --- objectives from models -----------------------------------------------------------

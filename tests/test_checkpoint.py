@@ -73,3 +73,17 @@ def test_refuses_other_npz(tmp_path):
     other = fastnn.io.save_npz(tmp_path / "other.npz", {"w": np.ones(3)})
     with pytest.raises(ValueError, match="not a fastnn checkpoint"):
         fastnn.load(other)
+
+
+def test_dumps_and_load_from_bytes():
+    from fastnn import checkpoint
+    model = fastnn.Sequential([fastnn.Dense(3, 4, bias=False), fastnn.BatchNorm(4), fastnn.ReLU(),
+                               fastnn.Dense(4, 2)], seed=1)
+    opt = fastnn.Adam(model.parameters(), lr=0.01)
+    X = np.random.default_rng(0).standard_normal((16, 3))
+    model.fit(X, (X[:, 0] > 0).astype(int), optimizer=opt, epochs=2, batch_size=8, verbose=False)
+    data = checkpoint.dumps(model, opt)
+    back, back_opt = fastnn.load(data, with_optimizer=True)
+    assert np.array_equal(back.parameters().data, model.parameters().data) and back_opt.t == opt.t
+    with pytest.raises(ValueError, match="the checkpoint|the data"):
+        fastnn.load(data[:-10], with_optimizer=True)

@@ -219,3 +219,59 @@ def test_lr_find_suggests_a_rate_and_restores_everything(tmp_path, compiled_net)
         assert result.plot(tmp_path / "lr.png") is None
     else:
         assert result.plot(tmp_path / "lr.png") and (tmp_path / "lr.png").stat().st_size > 1000
+
+
+def _digits():
+    X, y = fastnn.datasets.load_digits()
+    (Xt, yt), (Xd, yd), _ = fastnn.data.train_dev_test_split(X, y, dev=0.2, test=0.1, seed=0)
+    return (Xt, yt), (Xd, yd)
+
+
+ASHA_SPACE = {"lr": tune.LogUniform(1e-4, 1e-1), "beta1": tune.OneMinusLogUniform(0.8, 0.999)}
+
+
+def test_asha_stops_the_bottom_of_each_rung_and_is_reproducible():
+    train, dev = _digits()
+    run = lambda: tune.asha(digits_model, train, dev, ASHA_SPACE, n_trials=27, max_epochs=9,  # noqa: E731
+                            executor=tune.SerialExecutor())
+    a, b = run(), run()
+    assert [(t["id"], t["rung"], t["metric"]) for t in a.trials] == [(t["id"], t["rung"], t["metric"])
+                                                                      for t in b.trials]
+    counts = [sum(1 for t in a.trials if t["rung"] == k) for k in range(3)]
+    assert counts == [18, 6, 3]                          # 27 -> 9 -> 3 promoted with eta = 3
+    assert a.best["rung"] == 2 and a.best["epochs"] == 9 and len(a.best["extra"]["curve"]) == 6
+    stopped = [t for t in a.trials if t["rung"] == 0]
+    promoted = [t for t in a.trials if t["rung"] > 0]
+    assert all(len(t["extra"]["curve"]) == 1 for t in stopped)
+    assert len(promoted) == 9 and all(len(t["extra"]["curve"]) in (2, 6) for t in promoted)
+    assert a.best["metric"] < 0.1
+
+
+def test_asha_resumes_from_its_log_losing_only_what_was_in_flight(tmp_path):
+    train, dev = _digits()
+    log = tmp_path / "asha.jsonl"
+    full = tune.asha(digits_model, train, dev, ASHA_SPACE, n_trials=9, max_epochs=9, executor=tune.SerialExecutor(),
+                     log=log)
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines[:7]) + "\n" + lines[7][:15])           # killed in the 8th rung's record
+    calls = []
+
+    class Counting(tune.SerialExecutor):
+        def submit(self, fn, *args, **kwargs):
+            calls.append(args[5]["id"])
+            return super().submit(fn, *args, **kwargs)
+
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = tune.asha(digits_model, train, dev, ASHA_SPACE, n_trials=9, max_epochs=9, executor=Counting(),
+                          log=log, resume=True)
+    assert len(calls) == len(lines) - 7                    # only the rungs not logged ran again
+    assert [(t["id"], t["rung"], t["metric"]) for t in again.trials] == [(t["id"], t["rung"], t["metric"])
+                                                                          for t in full.trials]
+
+
+def test_asha_on_the_default_pool():
+    train, dev = _digits()
+    res = tune.asha(digits_model, train, dev, ASHA_SPACE, n_trials=9, max_epochs=9)
+    assert len(res.trials) == 9 and res.best["rung"] == 2 and res.best["status"] == "ok"

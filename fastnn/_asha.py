@@ -1,0 +1,167 @@
+"""Asynchronous successive halving (ASHA) over fastnn models: ``fastnn.tune.asha``.
+
+Each trial trains in rungs of growing epoch budgets (``min_epochs *
+eta**k``, up to ``max_epochs``). A rung is one task on the executor: it
+continues the trial's model and optimizer from the state the previous rung
+returned (a checkpoint's bytes, ``checkpoint.dumps``, so any executor works, Dask across machines
+included, with no shared filesystem), trains to the rung's budget with a
+``fit`` callback that records the dev metric after every epoch, and returns
+the state. Whenever a worker is free the scheduler gives it, in this order:
+a trial that is in the top ``1/eta`` of the highest rung it can promote
+from and was not promoted yet (Li et al., "A System for Massively Parallel
+Hyperparameter Tuning", 2020); or a new trial at the first rung. A trial
+that is never promoted stops there: the bottom of every rung is stopped
+early, and the compute goes to the promising ones.
+
+With a ``log``, each finished rung is a record (``rung``, ``epochs``,
+``metric``, the per-epoch ``curve``) and its state is kept in
+``<log>.states/`` (atomic writes); ``resume=True`` rebuilds the rungs from
+them, losing only the rungs in flight.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import time
+
+import numpy as np
+
+from . import _checks
+
+
+class _Curve:
+    """A fit callback recording the dev metric after every epoch."""
+
+    def __init__(self, metric):
+        self.metric, self.values = metric, []
+
+    def on_train_begin(self, model, history):
+        pass
+
+    def on_epoch_end(self, epoch, logs):
+        value = 1.0 - logs["val_accuracy"] if self.metric == "dev_error" else logs["val_cost"]
+        self.values.append(float(value))
+        return False
+
+    def on_train_end(self):
+        pass
+
+
+def _rung_task(build, train, dev, batch_size, metric, trial, state, done, to):
+    """One rung of one trial, in a worker: (metric, curve, state bytes, seconds)."""
+    from .checkpoint import dumps, load
+    t0 = time.perf_counter()
+    if state is None:
+        model, optimizer = build(dict(trial["params"]), trial["seed"])
+    else:
+        model, optimizer = load(state, with_optimizer=True)
+    curve = _Curve(metric)
+    model.fit(*train, optimizer=optimizer, epochs=to - done, batch_size=batch_size, seed=trial["seed"] + done,
+              validation_data=dev, callbacks=[curve], verbose=False)
+    return curve.values[-1], curve.values, dumps(model, optimizer), time.perf_counter() - t0
+
+
+def budgets(min_epochs, max_epochs, eta):
+    """The rungs' epoch budgets: min_epochs * eta^k below max_epochs, then max_epochs."""
+    out, b = [], min_epochs
+    while b < max_epochs:
+        out.append(b)
+        b *= eta
+    out.append(max_epochs)
+    return out
+
+
+class Scheduler:
+    """ASHA's bookkeeping: which rung results exist, which were promoted."""
+
+    def __init__(self, n_trials, rungs, eta, mode):
+        self.n_trials, self.rungs, self.eta, self.sign = n_trials, rungs, eta, (1 if mode == "min" else -1)
+        self.results = [dict() for _ in rungs]          # rung -> trial id -> metric
+        self.started = set()                            # (trial id, rung) given out
+        self.next_trial = 0
+
+    def record(self, tid, rung, value):
+        self.results[rung][tid] = value
+        self.started.add((tid, rung))
+        self.next_trial = max(self.next_trial, tid + 1) if rung == 0 else self.next_trial
+
+    def job(self):
+        """(trial id, rung) to run next, or None when nothing can start now."""
+        for k in range(len(self.rungs) - 2, -1, -1):
+            done = self.results[k]
+            ranked = sorted(done, key=lambda t: (self.sign * done[t], t))
+            for tid in ranked[:len(ranked) // self.eta]:
+                if (tid, k + 1) not in self.started:
+                    self.started.add((tid, k + 1))
+                    return tid, k + 1
+        while self.next_trial < self.n_trials:
+            tid = self.next_trial
+            self.next_trial += 1
+            if (tid, 0) not in self.started:
+                self.started.add((tid, 0))
+                return tid, 0
+        return None
+
+
+def run(build, train, dev, trials, rungs, eta, batch_size, metric, mode, executor, book, states_dir, window):
+    """Run ASHA over ``trials``; returns every rung record."""
+    sched = Scheduler(len(trials), rungs, eta, mode)
+    states, records = {}, []
+    for rec in book.read_records():                     # resumed rungs
+        if rec.get("rung") is None or not (0 <= rec["rung"] < len(rungs)) or rec["id"] >= len(trials):
+            continue
+        path = os.path.join(states_dir, f"{rec['id']}-{rec['rung']}.npz") if states_dir else None
+        if rec["status"] == "ok" and path and os.path.exists(path):
+            with open(path, "rb") as f:
+                states[(rec["id"], rec["rung"])] = f.read()
+            sched.record(rec["id"], rec["rung"], rec["metric"])
+            records.append(rec)
+    flight = {}
+    while True:
+        while len(flight) < window:
+            job = sched.job()
+            if job is None:
+                break
+            tid, k = job
+            state = states.get((tid, k - 1)) if k else None
+            done = rungs[k - 1] if k else 0
+            fut = executor.submit(_rung_task, build, train, dev, batch_size, metric, trials[tid], state, done,
+                                  rungs[k])
+            flight[fut] = (tid, k)
+        if not flight:
+            break
+        finished, _ = cf.wait(list(flight), return_when=cf.FIRST_COMPLETED)
+        for fut in finished:
+            tid, k = flight.pop(fut)
+            trial = trials[tid]
+            rec = {**trial, "rung": k, "epochs": rungs[k], "extra": {}}
+            try:
+                value, curve, state, seconds = fut.result()
+            except Exception as exc:                    # a failed rung: recorded, the search goes on
+                rec.update(metric=None, status="failed", error=f"{type(exc).__name__}: {exc}", time=0.0)
+            else:
+                ok = np.isfinite(value)
+                rec.update(metric=float(value) if ok else None, status="ok" if ok else "failed",
+                           error=None if ok else f"the metric is {value}", time=seconds,
+                           extra={"curve": [round(v, 6) for v in curve]})
+                if ok:
+                    states[(tid, k)] = state
+                    if states_dir:
+                        from .io import _TMP_SUFFIX
+                        tmp = os.path.join(states_dir, f".{tid}-{k}{_TMP_SUFFIX}")
+                        with open(tmp, "wb") as f:
+                            f.write(state)
+                            f.flush()
+                            os.fsync(f.fileno())
+                        os.replace(tmp, os.path.join(states_dir, f"{tid}-{k}.npz"))
+                    sched.record(tid, k, rec["metric"])
+            records.append(rec)
+            book.append(rec)
+    return records
+
+
+def check(min_epochs, max_epochs, eta):
+    min_epochs = _checks.positive_int("min_epochs", min_epochs)
+    max_epochs = _checks.positive_int("max_epochs", max_epochs, minimum=min_epochs)
+    eta = _checks.positive_int("eta", eta, minimum=2)
+    return min_epochs, max_epochs, eta
