@@ -74,8 +74,12 @@ def budgets(min_epochs, max_epochs, eta):
 class Scheduler:
     """ASHA's bookkeeping: which rung results exist, which were promoted."""
 
-    def __init__(self, n_trials, rungs, eta, mode):
+    def __init__(self, n_trials, rungs, eta, mode, synchronous=False):
         self.n_trials, self.rungs, self.eta, self.sign = n_trials, rungs, eta, (1 if mode == "min" else -1)
+        # synchronous successive halving: a rung promotes only once all of it has finished,
+        # and then exactly its top 1/eta (the sizes n, n/eta, n/eta^2, ...)
+        self.synchronous = synchronous
+        self.sizes = [n_trials // eta ** k for k in range(len(rungs))]
         self.results = [dict() for _ in rungs]          # rung -> trial id -> metric
         self.started = set()                            # (trial id, rung) given out
         self.next_trial = 0
@@ -89,6 +93,8 @@ class Scheduler:
         """(trial id, rung) to run next, or None when nothing can start now."""
         for k in range(len(self.rungs) - 2, -1, -1):
             done = self.results[k]
+            if self.synchronous and len(done) < self.sizes[k]:
+                continue
             ranked = sorted(done, key=lambda t: (self.sign * done[t], t))
             for tid in ranked[:len(ranked) // self.eta]:
                 if (tid, k + 1) not in self.started:
@@ -103,9 +109,10 @@ class Scheduler:
         return None
 
 
-def run(build, train, dev, trials, rungs, eta, batch_size, metric, mode, executor, book, states_dir, window):
-    """Run ASHA over ``trials``; returns every rung record."""
-    sched = Scheduler(len(trials), rungs, eta, mode)
+def run(build, train, dev, trials, rungs, eta, batch_size, metric, mode, executor, book, states_dir, window,
+        synchronous=False):
+    """Run ASHA (or synchronous successive halving) over ``trials``; returns every rung record."""
+    sched = Scheduler(len(trials), rungs, eta, mode, synchronous)
     states, records = {}, []
     for rec in book.read_records():                     # resumed rungs
         if rec.get("rung") is None or not (0 <= rec["rung"] < len(rungs)) or rec["id"] >= len(trials):

@@ -44,7 +44,7 @@ from . import _checks
 __all__ = ["Dimension", "Uniform", "LogUniform", "OneMinusLogUniform", "IntUniform", "Choice", "check_space",
            "sample_trials", "warm_cache", "local_executor", "SerialExecutor", "SearchResult", "random_search",
            "coarse_to_fine", "grid_search", "make_objective", "resume", "TrialTimeout", "suggest", "lr_find",
-           "LRFinderResult", "asha"]
+           "LRFinderResult", "asha", "hyperband"]
 
 # --- search spaces ---------------------------------------------------------------
 
@@ -852,7 +852,7 @@ def grid_search(objective: Callable[[dict, int], float | dict], grid: dict[str, 
 def asha(build: Callable, train: tuple, dev: tuple, space: dict[str, Dimension], n_trials: int, max_epochs: int,
          min_epochs: int = 1, eta: int = 3, batch_size: int = 64, seed: int = 0,
          executor: cf.Executor | None = None, metric: str = "dev_error", log: str | os.PathLike | None = None,
-         resume: bool = False) -> SearchResult:
+         resume: bool = False, synchronous: bool = False) -> SearchResult:
     """Asynchronous successive halving: ``n_trials`` random points of
     ``space`` trained in rungs of ``min_epochs * eta**k`` epochs up to
     ``max_epochs``, the bottom of each rung stopped early (``fastnn/_asha.py``).
@@ -866,6 +866,9 @@ def asha(build: Callable, train: tuple, dev: tuple, space: dict[str, Dimension],
     executor, log, resume : as ``random_search``; a trial's state between
         rungs travels with its tasks, so any executor works, and with a log
         it is also kept in ``<log>.states/`` for ``resume``
+    synchronous : successive halving as first published: a rung promotes
+        only when all of it has finished, exactly its top ``1/eta`` (workers
+        may wait at the end of a rung; ASHA's decisions never wait)
 
     Returns
     -------
@@ -902,7 +905,7 @@ def asha(build: Callable, train: tuple, dev: tuple, space: dict[str, Dimension],
         window = 1 if isinstance(executor, SerialExecutor) else (getattr(executor, "_max_workers", None) or 1 << 30)
         try:
             records = _asha.run(build, train, dev, trials, rungs, eta, batch_size, metric, "min", executor, book,
-                                states_dir, window)
+                                states_dir, window, _checks.flag("synchronous", synchronous))
         finally:
             if own and not isinstance(executor, SerialExecutor) and not _is_loky(executor):
                 executor.shutdown(wait=True)
@@ -913,6 +916,37 @@ def asha(build: Callable, train: tuple, dev: tuple, space: dict[str, Dimension],
             last[rec["id"]] = rec
     ordered = sorted(last.values(), key=lambda t: (t["status"] != "ok", -t["rung"], t["metric"] or 0.0, t["id"]))
     return SearchResult(ordered, space, metric, "min", [space])
+
+
+def hyperband(build: Callable, train: tuple, dev: tuple, space: dict[str, Dimension], n_trials: int,
+              max_epochs: int, min_epochs: int = 1, eta: int = 3, seed: int = 0, **options) -> SearchResult:
+    """Hyperband as brackets of ASHA: bracket s starts its trials at
+    ``min_epochs * eta**s`` epochs, so the brackets hedge between stopping
+    early (s = 0) and training every trial longer. ``n_trials`` are shared
+    out over the brackets, fewer to the later ones (as Hyperband does: they
+    cost more per trial); the brackets run one after the other, each an
+    ``asha`` search with its own seed (``seed + s``) and log
+    (``<log>.bracket<s>``). Returns every bracket's trials, best first,
+    each with its ``bracket`` in ``extra``."""
+    from . import _asha
+    min_epochs, max_epochs, eta = _asha.check(min_epochs, max_epochs, eta)
+    n_trials = _checks.positive_int("n_trials", n_trials)
+    brackets = len(_asha.budgets(min_epochs, max_epochs, eta))
+    weights = [eta ** (brackets - 1 - s) / (brackets - s) for s in range(brackets)]
+    shares = [max(1, int(round(n_trials * w / sum(weights)))) for w in weights]
+    log = options.pop("log", None)
+    records = []
+    for s, share in enumerate(shares):
+        start = min(max_epochs, min_epochs * eta ** s)
+        res = asha(build, train, dev, space, share, max_epochs, min_epochs=start, eta=eta, seed=seed + s,
+                   log=None if log is None else f"{os.fspath(log)}.bracket{s}", **options)
+        for t in res.trials:
+            t["extra"]["bracket"] = s
+            t["id"] = (s, t["id"])
+        records += res.trials
+    ordered = sorted(records, key=lambda t: (t["status"] != "ok", -t["epochs"], t["metric"] or 0.0))
+    return SearchResult(ordered, space, "dev_error" if "metric" not in options else options["metric"], "min",
+                        [space])
 
 
 # --- objectives from models -----------------------------------------------------------

@@ -275,3 +275,25 @@ def test_asha_on_the_default_pool():
     train, dev = _digits()
     res = tune.asha(digits_model, train, dev, ASHA_SPACE, n_trials=9, max_epochs=9)
     assert len(res.trials) == 9 and res.best["rung"] == 2 and res.best["status"] == "ok"
+
+
+def test_synchronous_successive_halving_promotes_exactly_each_rung_s_top_third(tmp_path):
+    train, dev = _digits()
+    log = tmp_path / "sh.jsonl"
+    res = tune.asha(digits_model, train, dev, ASHA_SPACE, n_trials=9, max_epochs=9, synchronous=True,
+                    executor=tune.SerialExecutor(), log=log)
+    assert [sum(1 for t in res.trials if t["rung"] >= k) for k in range(3)] == [9, 3, 1]
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    for k in (0, 1):
+        ranked = sorted((r for r in records if r["rung"] == k), key=lambda r: (r["metric"], r["id"]))
+        promoted = {r["id"] for r in records if r["rung"] == k + 1}
+        assert promoted == {r["id"] for r in ranked[:len(ranked) // 3]}
+
+
+def test_hyperband_runs_its_brackets():
+    train, dev = _digits()
+    res = tune.hyperband(digits_model, train, dev, ASHA_SPACE, n_trials=12, max_epochs=9,
+                         executor=tune.SerialExecutor())
+    brackets = {t["extra"]["bracket"] for t in res.trials}
+    assert brackets == {0, 1, 2} and res.best["epochs"] == 9
+    assert all(t["epochs"] == 9 for t in res.trials if t["extra"]["bracket"] == 2)
