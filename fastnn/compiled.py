@@ -7,6 +7,8 @@ the same numbers), allocates the workspaces for the largest batch, and calls
 the kernel once per step. ``Sequential.fit`` uses it automatically on the cpu
 backend when every layer and the optimizer are supported.
 """
+import threading
+
 import numpy as np
 
 from . import _arrays
@@ -252,8 +254,6 @@ def compiled_forward(model, x, y=None):
     the GIL). Each row's result depends on the rows of its block only, and the
     blocks depend on the shapes only: the same bits for any thread count.
     """
-    import concurrent.futures as cf
-
     import numba
 
     from .kernels.cpu import step as k
@@ -285,6 +285,22 @@ def compiled_forward(model, x, y=None):
         for r0 in starts:
             block(r0)
     else:
-        with cf.ThreadPoolExecutor(threads) as pool:
-            list(pool.map(block, starts))
+        list(_pool(threads).map(block, starts))
     return logits, (loss if y is not None else None)
+
+
+_POOLS = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(threads):
+    """A thread pool kept for compiled inference: starting one per call cost
+    more than a small evaluation itself (``fit``'s validation pass every
+    epoch). Its threads only run blocks of one call at a time each; calls
+    from several threads share it."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(threads)
+        if pool is None:
+            import concurrent.futures as cf
+            pool = _POOLS[threads] = cf.ThreadPoolExecutor(threads, thread_name_prefix="fastnn-infer")
+        return pool

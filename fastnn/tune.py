@@ -903,12 +903,16 @@ def asha(build: Callable, train: tuple, dev: tuple, space: dict[str, Dimension],
                 model.fit(*train, optimizer=optimizer, epochs=1, batch_size=batch_size, verbose=False,
                           validation_data=dev)
         window = 1 if isinstance(executor, SerialExecutor) else (getattr(executor, "_max_workers", None) or 1 << 30)
-        try:
-            records = _asha.run(build, train, dev, trials, rungs, eta, batch_size, metric, "min", executor, book,
-                                states_dir, window, _checks.flag("synchronous", synchronous))
-        finally:
-            if own and not isinstance(executor, SerialExecutor) and not _is_loky(executor):
-                executor.shutdown(wait=True)
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="fastnn-asha-") as folder:
+            shipped = ((_asha.Shared(folder, train, dev), None) if own and not isinstance(executor, SerialExecutor)
+                       else (train, dev))
+            try:
+                records = _asha.run(build, *shipped, trials, rungs, eta, batch_size, metric, "min", executor, book,
+                                    states_dir, window, _checks.flag("synchronous", synchronous))
+            finally:
+                if own and not isinstance(executor, SerialExecutor) and not _is_loky(executor):
+                    executor.shutdown(wait=True)
     last = {}
     for rec in records:                         # each trial's highest rung
         mine = last.get(rec["id"])
