@@ -298,9 +298,11 @@ def _pool(threads):
     more than a small evaluation itself (``fit``'s validation pass every
     epoch). Its threads only run blocks of one call at a time each; calls
     from several threads share it."""
+    import os
+    key = (threads, os.getpid())       # a forked child has the pool but not its threads: it makes its own
     with _POOLS_LOCK:
-        pool = _POOLS.get(threads)
+        pool = _POOLS.get(key)
         if pool is None:
             import concurrent.futures as cf
-            pool = _POOLS[threads] = cf.ThreadPoolExecutor(threads, thread_name_prefix="fastnn-infer")
+            pool = _POOLS[key] = cf.ThreadPoolExecutor(threads, thread_name_prefix="fastnn-infer")
         return pool
