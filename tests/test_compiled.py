@@ -246,3 +246,24 @@ def test_layer_configuration_is_fixed():
                                (fastnn.LeakyReLU(0.1), "alpha", 0.3)):
         with pytest.raises(AttributeError, match=f"{name} is fixed"):
             setattr(layer, name, value)
+
+
+def test_inference_after_fork_does_not_wait_on_the_parent_s_threads():
+    """Compiled inference keeps a thread pool; a child forked after using it
+    must not wait on threads it does not have."""
+    import multiprocessing as mp
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    X = np.random.default_rng(0).normal(size=(2000, 8))
+    y = (X[:, 0] > 0).astype(int)
+    model = fastnn.Sequential([fastnn.Dense(8, 16, "relu"), fastnn.Dense(16, 2)])
+    expected = model.evaluate(X, y)["accuracy"]
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=lambda: q.put(model.evaluate(X, y)["accuracy"]))
+    p.start()
+    p.join(60)
+    alive = p.is_alive()
+    if alive:
+        p.kill()
+    assert not alive and p.exitcode == 0 and q.get(timeout=5) == expected
