@@ -297,3 +297,19 @@ def test_hyperband_runs_its_brackets():
     brackets = {t["extra"]["bracket"] for t in res.trials}
     assert brackets == {0, 1, 2} and res.best["epochs"] == 9
     assert all(t["epochs"] == 9 for t in res.trials if t["extra"]["bracket"] == 2)
+
+
+def test_asha_on_a_dask_cluster():
+    """The state between rungs travels with the tasks: a Dask cluster runs ASHA
+    as is (synchronous here, so the promotions match the serial run's)."""
+    distributed = pytest.importorskip("distributed")
+    train, dev = _digits()
+    serial = tune.asha(digits_model, train, dev, ASHA_SPACE, n_trials=9, max_epochs=9, synchronous=True,
+                       executor=tune.SerialExecutor())
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        res = tune.asha(digits_model, train, dev, ASHA_SPACE, n_trials=9, max_epochs=9, synchronous=True,
+                        executor=client.get_executor())
+    assert sorted((t["id"], t["rung"]) for t in res.trials) == sorted((t["id"], t["rung"]) for t in serial.trials)
+    ours = {t["id"]: t["metric"] for t in res.trials}
+    assert all(abs(ours[t["id"]] - t["metric"]) < 1e-12 for t in serial.trials)
