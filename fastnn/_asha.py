@@ -27,24 +27,20 @@ import time
 import numpy as np
 
 from . import _checks
+from .callbacks import Callback
+from .io import write_atomic
 
 
-class _Curve:
+class _Curve(Callback):
     """A fit callback recording the dev metric after every epoch."""
 
     def __init__(self, metric):
         self.metric, self.values = metric, []
 
-    def on_train_begin(self, model, history):
-        pass
-
     def on_epoch_end(self, epoch, logs):
         value = 1.0 - logs["val_accuracy"] if self.metric == "dev_error" else logs["val_cost"]
         self.values.append(float(value))
         return False
-
-    def on_train_end(self):
-        pass
 
 
 class Shared:
@@ -186,13 +182,7 @@ def run(build, train, dev, trials, rungs, eta, batch_size, metric, mode, executo
                 if ok and state is not None:           # the last rung keeps none: nothing continues it
                     states[(tid, k)] = state
                     if states_dir:
-                        from .io import _TMP_SUFFIX
-                        tmp = os.path.join(states_dir, f".{tid}-{k}{_TMP_SUFFIX}")
-                        with open(tmp, "wb") as f:
-                            f.write(state)
-                            f.flush()
-                            os.fsync(f.fileno())
-                        os.replace(tmp, os.path.join(states_dir, f"{tid}-{k}.npz"))
+                        write_atomic(os.path.join(states_dir, f"{tid}-{k}.npz"), state)
                 if ok:
                     sched.record(tid, k, rec["metric"])
             records.append(rec)

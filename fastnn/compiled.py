@@ -7,6 +7,7 @@ the same numbers), allocates the workspaces for the largest batch, and calls
 the kernel once per step. ``Sequential.fit`` uses it automatically on the cpu
 backend when every layer and the optimizer are supported.
 """
+import os
 import threading
 
 import numpy as np
@@ -298,7 +299,6 @@ def _pool(threads):
     more than a small evaluation itself (``fit``'s validation pass every
     epoch). Its threads only run blocks of one call at a time each; calls
     from several threads share it."""
-    import os
     key = (threads, os.getpid())       # a forked child has the pool but not its threads: it makes its own
     with _POOLS_LOCK:
         pool = _POOLS.get(key)

@@ -23,7 +23,7 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["save_npz", "load_npz", "dumps_npz", "flatten", "unflatten"]
+__all__ = ["save_npz", "load_npz", "dumps_npz", "write_atomic", "flatten", "unflatten"]
 
 _SEP = "/"
 _TMP_PREFIX, _TMP_SUFFIX = ".fastnn-", ".npz.tmp"
@@ -101,14 +101,24 @@ def save_npz(path: str | os.PathLike, tree: dict) -> str:
 
     Temporaries of earlier saves into the same folder that were killed
     midway are removed first."""
-    path = os.fspath(path)
     flat = _flatten(tree)
+    return write_atomic(path, lambda f: np.savez(f, **flat))
+
+
+def write_atomic(path: str | os.PathLike, write) -> str:
+    """``write(file)`` into a temporary in ``path``'s folder, synced, then
+    renamed over ``path``: a crash leaves the old file or the new one, never
+    half of one. ``write`` may also be bytes."""
+    path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     _stale_temporaries(folder)
     fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", suffix=_TMP_SUFFIX, dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **flat)
+            if isinstance(write, (bytes, bytearray)):
+                f.write(write)
+            else:
+                write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

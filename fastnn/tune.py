@@ -682,11 +682,9 @@ class _Runner:
                 fut.cancel()
                 record(_failed(trial, f"TrialTimeout: still running after {now - t0:.1f} s "
                                       f"(timeout={self.timeout} s)", now - t0))
-            if late and self.own and flight:               # its worker may never come back
+            if late and self.own:                          # its worker may never come back
                 queue.extend(reversed([trial for trial, _ in flight.values()]))
                 flight.clear()
-                self._replace_pool()
-            elif late and self.own:
                 self._replace_pool()
             if broken:
                 if not self.own:
@@ -939,14 +937,15 @@ def hyperband(build: Callable, train: tuple, dev: tuple, space: dict[str, Dimens
     weights = [eta ** (brackets - 1 - s) / (brackets - s) for s in range(brackets)]
     shares = [max(1, int(round(n_trials * w / sum(weights)))) for w in weights]
     log = options.pop("log", None)
-    records = []
+    records, first_id = [], 0
     for s, share in enumerate(shares):
         start = min(max_epochs, min_epochs * eta ** s)
         res = asha(build, train, dev, space, share, max_epochs, min_epochs=start, eta=eta, seed=seed + s,
                    log=None if log is None else f"{os.fspath(log)}.bracket{s}", **options)
-        for t in res.trials:
+        for t in res.trials:                   # ids run on across the brackets
             t["extra"]["bracket"] = s
-            t["id"] = (s, t["id"])
+            t["id"] += first_id
+        first_id += share
         records += res.trials
     ordered = sorted(records, key=lambda t: (t["status"] != "ok", -t["epochs"], t["metric"] or 0.0))
     return SearchResult(ordered, space, "dev_error" if "metric" not in options else options["metric"], "min",

@@ -297,6 +297,7 @@ def test_hyperband_runs_its_brackets():
     brackets = {t["extra"]["bracket"] for t in res.trials}
     assert brackets == {0, 1, 2} and res.best["epochs"] == 9
     assert all(t["epochs"] == 9 for t in res.trials if t["extra"]["bracket"] == 2)
+    assert len({t["id"] for t in res.trials}) == len(res.trials) and "trial" in res.table()
 
 
 def test_asha_on_a_dask_cluster():

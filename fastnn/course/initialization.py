@@ -34,14 +34,19 @@ def load_dataset():
     return load_circles()
 
 
-def _initialize(layers_dims, scale):
+def _initialize(layers_dims, scaled):
+    """The assignments' recipe: ``np.random.seed(3)``, then per layer
+    ``W = scaled(randn(n_l, n_{l-1}), n_{l-1})`` and ``b = 0``; ``scaled``
+    None gives zeros (and draws nothing). Each assignment's helper writes
+    its own arithmetic (``* sqrt(2 / n)``, ``/ sqrt(n)``): the same value
+    computed another way would round differently from the notebook."""
     dims = _layout.layers_dims(layers_dims)
     parameters = {}
-    if scale is not None:
+    if scaled is not None:
         np.random.seed(3)
     for l in range(1, len(dims)):
         shape = (dims[l], dims[l - 1])
-        parameters[f"W{l}"] = np.zeros(shape) if scale is None else np.random.randn(*shape) * scale(dims[l - 1])
+        parameters[f"W{l}"] = np.zeros(shape) if scaled is None else scaled(np.random.randn(*shape), dims[l - 1])
         parameters[f"b{l}"] = np.zeros((dims[l], 1))
     return parameters
 
@@ -53,12 +58,12 @@ def initialize_parameters_zeros(layers_dims):
 
 def initialize_parameters_random(layers_dims):
     """``np.random.seed(3)``; ``W = randn(n_l, n_{l-1}) * 10``, ``b = 0``."""
-    return _initialize(layers_dims, lambda n_prev: 10)
+    return _initialize(layers_dims, lambda w, n_prev: w * 10)
 
 
 def initialize_parameters_he(layers_dims):
     """``np.random.seed(3)``; ``W = randn(n_l, n_{l-1}) * sqrt(2 / n_{l-1})``, ``b = 0``."""
-    return _initialize(layers_dims, lambda n_prev: np.sqrt(2.0 / n_prev))
+    return _initialize(layers_dims, lambda w, n_prev: w * np.sqrt(2.0 / n_prev))
 
 
 def _linear(W, A, b):

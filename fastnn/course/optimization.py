@@ -16,7 +16,7 @@ from .. import _checks
 from . import _layout
 from ._engine import notebook_cost, plot_costs, train
 from .datasets import load_moons
-from .initialization import backward_propagation, forward_propagation, predict
+from .initialization import backward_propagation, forward_propagation, initialize_parameters_he, predict
 
 __all__ = ["load_dataset", "initialize_parameters", "forward_propagation", "backward_propagation", "compute_cost",
            "predict", "update_parameters_with_gd", "random_mini_batches", "initialize_velocity",
@@ -30,14 +30,9 @@ def load_dataset():
 
 
 def initialize_parameters(layer_dims):
-    """``np.random.seed(3)``; ``W = randn(n_l, n_{l-1}) * sqrt(2 / n_{l-1})``, ``b = 0`` (the assignment's helper)."""
-    dims = _layout.layers_dims(layer_dims)
-    np.random.seed(3)
-    parameters = {}
-    for l in range(1, len(dims)):
-        parameters[f"W{l}"] = np.random.randn(dims[l], dims[l - 1]) * np.sqrt(2 / dims[l - 1])
-        parameters[f"b{l}"] = np.zeros((dims[l], 1))
-    return parameters
+    """``np.random.seed(3)``; ``W = randn(n_l, n_{l-1}) * sqrt(2 / n_{l-1})``, ``b = 0``: the
+    assignment's helper is He initialization."""
+    return initialize_parameters_he(layer_dims)
 
 
 def compute_cost(a3, Y):
@@ -142,27 +137,34 @@ def model(X, Y, layers_dims, optimizer, learning_rate=0.0007, mini_batch_size=64
     learning_rate0 = _checks.scalar("learning_rate", learning_rate, low=0.0)
     if decay is not None and not callable(decay):
         raise TypeError(f"decay must be a function like update_lr or schedule_lr_decay, got {decay!r}")
+    parameters, costs, lrs = _train(X, Y, dims, optimizer, learning_rate0, mini_batch_size, beta, beta1, beta2,
+                                    epsilon, num_epochs, decay, decay_rate, 100 if print_cost else 0)
+    for j, cost in enumerate(costs):
+        i = j * 100
+        if i % 1000 == 0:
+            print("Cost after epoch %i: %f" % (i, cost))
+            if decay is not None:       # the rate after this epoch's decay, as the notebook prints it
+                print("learning rate after epoch %i: %f" % (i, lrs[i + 1]))
+    if print_cost:
+        plot_costs(costs, lrs[-1], "epochs (per 100)")
+    return parameters
+
+
+def _train(X, Y, dims, optimizer, learning_rate0, mini_batch_size, beta, beta1, beta2, epsilon, num_epochs, decay,
+           decay_rate, every):
+    """``model`` without the printing: (parameters, epoch costs every
+    ``every`` epochs, the learning rate of each epoch and the one after)."""
     parameters = initialize_parameters(dims)
     m = X.shape[1]
     perms = np.empty((num_epochs, m), np.int64)
     for i in range(num_epochs):                   # the notebook's seeds: 11, 12, ...
         np.random.seed(10 + i + 1)
         perms[i] = np.random.permutation(m)
-    lrs = np.empty(num_epochs)
-    lr = learning_rate0
+    lrs = np.empty(num_epochs + 1)
+    lrs[0] = learning_rate0
     for i in range(num_epochs):                   # the decay is applied after each epoch
-        lrs[i] = lr
-        if decay is not None:
-            lr = float(decay(learning_rate0, i, decay_rate))
-    parameters, costs, _ = train(parameters, X, Y, lrs, optimizer=optimizer,
+        lrs[i + 1] = float(decay(learning_rate0, i, decay_rate)) if decay is not None else learning_rate0
+    parameters, costs, _ = train(parameters, X, Y, lrs[:num_epochs], optimizer=optimizer,
                                  beta1=beta if optimizer == "momentum" else beta1, beta2=beta2, epsilon=epsilon,
-                                 perms=perms, batch_size=mini_batch_size, every=100 if print_cost else 0)
-    for j, cost in enumerate(costs):
-        i = j * 100
-        if i % 1000 == 0:
-            print("Cost after epoch %i: %f" % (i, cost))
-            if decay is not None:
-                print("learning rate after epoch %i: %f" % (i, lrs[i + 1] if i + 1 < num_epochs else lr))
-    if print_cost:
-        plot_costs(costs, lr, "epochs (per 100)")
-    return parameters
+                                 perms=perms, batch_size=mini_batch_size, every=every)
+    return parameters, costs, lrs

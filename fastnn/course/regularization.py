@@ -15,7 +15,7 @@ import numpy as np
 from .. import _checks
 from . import _layout
 from ._engine import notebook_cost, notebook_forward, plot_costs, train_full_batch
-from .initialization import backward_propagation, forward_propagation, predict, update_parameters
+from .initialization import _initialize, backward_propagation, forward_propagation, predict, update_parameters
 
 __all__ = ["initialize_parameters", "forward_propagation", "backward_propagation", "compute_cost",
            "update_parameters", "predict", "compute_cost_with_regularization",
@@ -25,13 +25,7 @@ __all__ = ["initialize_parameters", "forward_propagation", "backward_propagation
 
 def initialize_parameters(layer_dims):
     """``np.random.seed(3)``; ``W = randn(n_l, n_{l-1}) / sqrt(n_{l-1})``, ``b = 0`` (the assignment's helper)."""
-    dims = _layout.layers_dims(layer_dims)
-    np.random.seed(3)
-    parameters = {}
-    for l in range(1, len(dims)):
-        parameters[f"W{l}"] = np.random.randn(dims[l], dims[l - 1]) / np.sqrt(dims[l - 1])
-        parameters[f"b{l}"] = np.zeros((dims[l], 1))
-    return parameters
+    return _initialize(layer_dims, lambda w, n_prev: w / np.sqrt(n_prev))
 
 
 def compute_cost(a3, Y):
