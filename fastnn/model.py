@@ -548,6 +548,12 @@ class Sequential:
                 "seed": self.seed,
                 "layers": [{"type": type(layer).__name__, "config": layer.config()} for layer in self.layers]}
 
+    def to_onnx(self, path: str | os.PathLike | None = None, fold_batchnorm: bool = True, dtype: DTypeLike = None):
+        """The inference forward as an ONNX model, written to ``path`` if
+        given; see ``fastnn.onnx.to_onnx`` (needs the ``onnx`` extra)."""
+        from .onnx import to_onnx
+        return to_onnx(self, path, fold_batchnorm=fold_batchnorm, dtype=dtype)
+
     def save(self, path: str | os.PathLike, optimizer: Optimizer | None = None) -> str:
         """Config, weights, buffers (and optimizer state) in one ``.npz``; see ``fastnn.load``."""
         from .checkpoint import save
