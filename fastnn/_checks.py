@@ -227,7 +227,7 @@ def finite(name, a):
     return a
 
 
-def scalar(name, value, *, low=None, high=None, low_open=False):
+def scalar(name, value, *, low=None, high=None, low_open=False, high_open=False):
     """A finite real scalar within bounds, as a Python float."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
@@ -236,6 +236,6 @@ def scalar(name, value, *, low=None, high=None, low_open=False):
         raise ValueError(f"{name} must be finite, got {v}")
     if low is not None and (v < low or (low_open and v == low)):
         raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {v}")
-    if high is not None and v > high:
-        raise ValueError(f"{name} must be <= {high}, got {v}")
+    if high is not None and (v > high or (high_open and v == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {v}")
     return v

@@ -45,6 +45,13 @@ __all__ = ["Sequential", "History", "DivergenceError"]
 _REAL_KINDS = "biuf"
 
 
+def _writeable(a):
+    """``a``, or a copy of it if it is read-only (a memmap, a joblib
+    worker's shared data): the compiled kernels are typed for writeable
+    arrays, and a read-only one would compile every kernel again."""
+    return a if a.flags.writeable else a.copy()
+
+
 class DivergenceError(FloatingPointError):
     """The cost became NaN or infinite during ``fit``."""
 
@@ -232,7 +239,7 @@ class Sequential:
         used in place."""
         self._own()
         if (type(X) is np.ndarray and X.dtype == self.dtype and X.ndim == 2 and X.shape[1] == self.in_features
-                and X.shape[0] and X.flags.c_contiguous and not self.device):
+                and X.shape[0] and X.flags.c_contiguous and X.flags.writeable and not self.device):
             return _checks.finite(name, X)              # the common case, without a conversion
         on_device = _arrays.is_device(X)
         if not on_device:
@@ -250,7 +257,7 @@ class Sequential:
                                 "convert it on the device first (fastnn never copies device data silently)")
             return self._device_input(X, name)
         with np.errstate(over="ignore"):
-            X = np.ascontiguousarray(X, dtype=self.dtype)
+            X = _writeable(np.ascontiguousarray(X, dtype=self.dtype))
         _checks.finite(name, X)
         return _arrays.as_device(X) if self.device else X
 
@@ -260,7 +267,7 @@ class Sequential:
         (in [0, 1] for binary cross-entropy, finite for mean squared error).
         Checked here, once per dataset."""
         if (not self._loss.labels and type(y) is np.ndarray and y.dtype == self.dtype and not self.device
-                and y.shape == (m, self.out_features) and y.flags.c_contiguous):
+                and y.shape == (m, self.out_features) and y.flags.c_contiguous and y.flags.writeable):
             # the common case, without a conversion: one reduction or two
             return (_checks.unit_interval(name, y) if self.loss == "binary_cross_entropy"
                     else _checks.finite(name, y))
@@ -279,7 +286,7 @@ class Sequential:
                 if host.dtype != np.intp:
                     raise TypeError(f"{name} on the device must be {np.dtype(np.intp)} labels, got {host.dtype}")
                 return self._device_input(y, name)
-            y = np.ascontiguousarray(host, dtype=np.intp)
+            y = _writeable(np.ascontiguousarray(host, dtype=np.intp))
             return _arrays.as_device(y) if self.device else y
         if host.dtype.kind not in _REAL_KINDS:
             raise TypeError(f"{name} must hold real numbers (bool, int or float), got dtype {host.dtype}")
@@ -288,7 +295,7 @@ class Sequential:
         if on_device and host.dtype != self.dtype:
             raise TypeError(f"{name} is a {host.dtype} device array but the model is {self.dtype}")
         with np.errstate(over="ignore"):
-            checked = np.ascontiguousarray(host.reshape(m, self.out_features), dtype=self.dtype)
+            checked = _writeable(np.ascontiguousarray(host.reshape(m, self.out_features), dtype=self.dtype))
         _checks.finite(name, checked)
         if self.loss == "binary_cross_entropy":
             _checks.unit_interval(name, checked)
