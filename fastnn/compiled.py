@@ -21,6 +21,7 @@ from .layers import Activation, BatchNorm, Dense, Dropout
 from .losses import LOSS_KINDS
 
 __all__ = ["CompiledStep", "compiled_step", "compiled_forward", "supported", "forward_supported", "SERIAL_BELOW",
+           "CHUNKS", "CHUNKED", "CHUNK_MIN_ROWS", "chunk_rows",
            "INFER_ROWS"]
 
 # A step runs the serial twin of the kernel (every loop on the calling
@@ -33,6 +34,24 @@ __all__ = ["CompiledStep", "compiled_step", "compiled_forward", "supported", "fo
 # vs 619; [784, 128, 64, 10] at 64 (7.0M) 543 vs 459. Both give the same
 # bits: every split depends on the shapes only.
 SERIAL_BELOW = 5_000_000
+
+# A data-parallel step (``kernels/cpu/step.py``: ``train_step``'s gparts)
+# cuts the batch into CHUNKS chunks, one thread each, and sums their
+# gradients: for networks whose GEMMs are too small to split well, when
+# batch x multiply-adds per example lies in CHUNKED (and the batch has at
+# least CHUNK_MIN_ROWS rows). Not with batch norm or dropout (they need the
+# whole batch). The chunks depend on the shapes only: the same bits for any
+# number of threads. Measurements in bench/NOTES.md.
+CHUNKS = 2
+CHUNKED = (1 << 17, SERIAL_BELOW)
+CHUNK_MIN_ROWS = 32
+
+
+def chunk_rows(batch, chunks):
+    """Rows per chunk of a data-parallel step (the kernel's rule,
+    ``kernels/cpu/step.chunk_rows``)."""
+    from .kernels.cpu.step import chunk_rows as rule
+    return rule(batch, chunks)
 
 
 def forward_supported(model):
@@ -162,6 +181,11 @@ class CompiledStep:
         no_labels, no_targets = np.zeros(0, np.intp), np.zeros((0, model.out_features), dt)
         self.targets = (None, no_targets) if self.loss_kind.labels else (no_labels, None)
         self.serial_below = SERIAL_BELOW
+        self.chunked = CHUNKED
+        # the data-parallel step's per-chunk gradients (none where it cannot run)
+        self.chunkable = not prog.bn_layers and all(layer.keep_prob >= 1.0 for _, layer in prog.dropouts)
+        self.gparts = np.zeros((CHUNKS, p.data.shape[0]), dt) if self.chunkable else None
+        self.whole = np.zeros((1, 0), dt)
         self.arange = np.arange(max_batch, dtype=np.intp)      # the rows of a batch given as such
 
     def refresh(self):
@@ -212,13 +236,18 @@ class CompiledStep:
         opt._t += 1                                   # counted without the public check, per step
         opt.compiled_hyper(self.hyper)
         labels, targets = self.targets
-        step = self.k.train_step_serial if batch * self.macs < self.serial_below else self.k.train_step
+        work = batch * self.macs
+        if self.chunkable and batch >= CHUNK_MIN_ROWS and self.chunked[0] <= work < self.chunked[1]:
+            step, parts = self.k.train_step, self.gparts
+        else:
+            step = self.k.train_step_serial if work < self.serial_below else self.k.train_step
+            parts = self.whole
         return step, (
             p.data, p.grad, self.state1, self.state2, self.hyper, opt.compiled_code,
             self.acts, self.dacts, self.dz, self.loss, self.probs, self.partials, self.gnorms, self.hits,
             self.stats, self.running, self.seeds, self.offsets, self.used, self.thresholds, self.masks,
             self.prog, self.fprog, xb, rows, yb if labels is None else labels, yb if targets is None else targets,
-            self.loss_kind.code, model.l2, model.l1, p.n_decay)
+            self.loss_kind.code, model.l2, model.l1, p.n_decay, parts)
 
 
 def compiled_step(model, optimizer, max_batch, quiet=False):

@@ -267,3 +267,82 @@ def test_inference_after_fork_does_not_wait_on_the_parent_s_threads():
     if alive:
         p.kill()
     assert not alive and p.exitcode == 0 and q.get(timeout=5) == expected
+
+
+def _plain_model(loss, out, dtype):
+    # no batch norm, dropout at keep_prob 1 only: the data-parallel step can run it
+    return fastnn.Sequential([fastnn.Dense(40, 96, "relu"), fastnn.Dropout(1.0), fastnn.Dense(96, 64, "tanh"),
+                              fastnn.LeakyReLU(0.1), fastnn.Dense(64, out)],
+                             loss=loss, l2=0.2, l1=0.05, dtype=dtype, seed=5)
+
+
+def _targets(loss, out, rows, rng):
+    if loss == "softmax_cross_entropy":
+        return rng.integers(0, out, rows)
+    if loss == "binary_cross_entropy":
+        return (rng.random((rows, out)) < 0.5).astype(float)
+    return rng.standard_normal((rows, out))
+
+
+@pytest.mark.parametrize("loss,out", [("softmax_cross_entropy", 4), ("binary_cross_entropy", 2),
+                                      ("mean_squared_error", 3)])
+@pytest.mark.parametrize("batch", [203, 64])
+def test_data_parallel_step_equals_the_whole_batch_step(loss, out, batch, dtype):
+    """Chunks of the batch on a thread each, their gradients summed: the
+    same step to rounding (a 203-row batch leaves a short last chunk)."""
+    from fastnn.compiled import CHUNK_MIN_ROWS, chunk_rows
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((batch, 40))
+    y = _targets(loss, out, batch, rng)
+    runs = []
+    for chunked in (True, False):
+        model = _plain_model(loss, out, dtype)
+        opt = fastnn.Adam(model.parameters(), lr=0.01)
+        step = CompiledStep(model, opt, batch)
+        assert step.chunkable
+        step.chunked = (0, 1 << 62) if chunked else (0, 0)
+        assert batch >= CHUNK_MIN_ROWS and chunk_rows(batch, 2) % 8 == 0
+        costs = [step(model._x(X), model._y(y, batch)) for _ in range(3)]
+        runs.append((costs, model.parameters().data.copy(), step.gnorms.copy(), step.hits[0]))
+    (c1, p1, g1, h1), (c2, p2, g2, h2) = runs
+    # costs and norms are float64 sums of the data's dtype: compared at its precision
+    testing.assert_close(np.array(c1, dtype), np.array(c2, dtype), "reduction")
+    testing.assert_close(p1, p2, "reduction")
+    testing.assert_close(g1.astype(dtype), g2.astype(dtype), "reduction")
+    assert h1 == h2
+
+
+def test_data_parallel_step_gives_the_same_bits_on_any_number_of_threads(dtype):
+    import numba
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((200, 40))
+    y = rng.integers(0, 4, 200)
+    results = []
+    before = numba.get_num_threads()
+    for threads in (1, numba.config.NUMBA_NUM_THREADS):
+        numba.set_num_threads(threads)
+        try:
+            model = _plain_model("softmax_cross_entropy", 4, dtype)
+            opt = fastnn.Adam(model.parameters(), lr=0.01)
+            h = model.fit(X, y, optimizer=opt, epochs=2, batch_size=200, verbose=False)
+        finally:
+            numba.set_num_threads(before)
+        assert model._compiled_step.chunkable
+        results.append((h["cost"], model.parameters().data.copy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_fit_takes_the_data_parallel_step_only_where_it_can():
+    from fastnn.compiled import CHUNKED, compiled_step
+    X = np.zeros((200, 40))
+    plain = _plain_model("softmax_cross_entropy", 4, np.float64)
+    step = compiled_step(plain, fastnn.SGD(plain.parameters()), 200)
+    assert CHUNKED[0] <= 200 * step.macs < CHUNKED[1]
+    kernel, args = step.call_args(X, np.zeros(200, np.intp))
+    assert args[-1].shape == (2, plain.parameters().data.shape[0])          # the chunks' gradients
+    bn = fastnn.Sequential([fastnn.Dense(40, 96, bias=False), fastnn.BatchNorm(96), fastnn.ReLU(),
+                            fastnn.Dense(96, 4)])
+    assert not compiled_step(bn, fastnn.SGD(bn.parameters()), 200).chunkable
+    dropout = fastnn.Sequential([fastnn.Dense(40, 96, "relu"), fastnn.Dropout(0.5), fastnn.Dense(96, 4)])
+    assert not compiled_step(dropout, fastnn.SGD(dropout.parameters()), 200).chunkable

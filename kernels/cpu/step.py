@@ -64,7 +64,7 @@ from ..codes import (
     PROG_W_OFF,
 )
 from ._blas import gemm_rows
-from ._jit import kernel, serial
+from ._jit import kernel, prange, serial
 from .activations import activation_backward, activation_forward
 from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
 from .dense import dense_dz_db, dense_forward
@@ -95,9 +95,10 @@ def _mask_bytes(batch, f):
 
 
 @kernel
-def _forward(acts, x, params, running, stats, seeds, offsets, used, thresholds, masks, prog, fprog, training):
+def _forward(acts, x, params, running, stats, seeds, offsets, used, thresholds, masks, prog, fprog, training, r0):
     """Every layer's forward from ``x`` (batch, in0); returns the logits, a
-    view of ``acts``. Training: batch norm normalizes with the batch's
+    view of ``acts``: rows ``r0:r0 + batch`` of each layer's slot (a chunk
+    of the batch, see ``train_step``; 0 for a whole batch). Training: batch norm normalizes with the batch's
     statistics (into ``stats``, updating ``running``) and dropout draws its
     keep bits (into ``masks``, advancing ``offsets`` and recording the
     offsets it used in ``used``). Inference: batch norm uses ``running``,
@@ -107,7 +108,7 @@ def _forward(acts, x, params, running, stats, seeds, offsets, used, thresholds, 
     tc = type(x[0, 0])              # every scalar handed to a kernel is cast to the data's type
     for l in range(prog.shape[0]):
         kind, code, fin, f = prog[l, PROG_KIND], prog[l, PROG_ACT], prog[l, PROG_IN], prog[l, PROG_OUT]
-        out = _view(acts, prog[l, PROG_ACTS_OFF], batch, f)
+        out = _view(acts, prog[l, PROG_ACTS_OFF] + r0 * f, batch, f)
         if kind == KIND_DENSE:
             w = _view(params, prog[l, PROG_W_OFF], fin, f)
             b0 = prog[l, PROG_B_OFF]
@@ -191,63 +192,48 @@ def _update(params, grads, state1, state2, hyper, opt_code, n_decay, tc):
 
 
 @kernel
-def train_step(params, grads, state1, state2, hyper, opt_code,
-               acts, dacts, dz, loss, probs, partials, gnorms, hits,
-               stats, running, seeds, offsets, used, thresholds, masks,
-               prog, fprog, X, rows, labels, targets, loss_code, l2, l1, n_decay):
-    """One step on the rows ``X[rows]`` (their ``labels`` or ``targets`` in
-    the same order); returns the batch's cost (data + regularization).
-
-    Zeroes ``grads``, leaves d(cost)/d(params) in it, updates ``params`` and
-    the optimizer state, advances the dropout ``offsets`` (recording the ones
-    used in ``used``), writes each Dense layer's ||dW|| into ``gnorms`` and
-    the number of right predictions of this forward (``_hits``) into
-    ``hits[0]``: ``fit``'s running training accuracy, at no extra pass.
-
-    The batch's rows are gathered into ``acts``' first slot, which every
-    step copies its input into anyway: ``fit`` shuffles by passing a
-    permutation's slice, instead of copying the whole dataset every epoch.
-    The caller guarantees ``0 <= rows < len(X)``.
-    """
-    batch, n_in = rows.shape[0], X.shape[1]
+def _front(acts, dacts, loss, probs, params, running, stats, seeds, offsets, used, thresholds, masks, prog, fprog,
+           X, rows, labels, targets, loss_code, r0, r1):
+    """Rows ``r0:r1`` of the batch ``X[rows]``: gathered into ``acts``' first
+    slot, forward (training), each row's data loss into ``loss[r0:r1]`` and
+    d(mean loss over these rows)/d(logits) into ``dacts``. Returns how many
+    of their predictions are right (``_hits``)."""
+    batch, n_in = r1 - r0, X.shape[1]
     nl = prog.shape[0]
-    tc = type(X[0, 0])              # every scalar handed to a kernel is cast to the data's type
-    grads[:] = 0
-    x = _view(acts, 0, batch, n_in)
+    x = _view(acts, r0 * n_in, batch, n_in)
     for i in range(batch):
-        r = rows[i]
+        r = rows[r0 + i]
         for j in range(n_in):
             x[i, j] = X[r, j]
-    z = _forward(acts, x, params, running, stats, seeds, offsets, used, thresholds, masks, prog, fprog, True)
-    # ---- loss and regularization ------------------------------------------------------
-    lb = loss[:batch]
-    _data_loss(lb, _view(dacts, prog[nl - 1, PROG_ACTS_OFF], batch, z.shape[1]), probs, z, labels, targets,
-               loss_code)
-    hits[0] = _hits(z, labels, targets, loss_code)
-    cost = 0.0
-    for i in range(batch):
-        cost += lb[i]
-    cost /= batch
-    if l2 > 0:
-        l2_penalty(partials, grads[:n_decay], params[:n_decay], tc(l2 / batch))
-        cost += l2 / (2 * batch) * partials.sum()
-    if l1 > 0:
-        l1_penalty(partials, grads[:n_decay], params[:n_decay], tc(0.5 * l1 / batch))
-        cost += l1 / (2 * batch) * partials.sum()
-    # ---- backward --------------------------------------------------------------------
+    z = _forward(acts, x, params, running, stats, seeds, offsets, used, thresholds, masks, prog, fprog, True, r0)
+    out = z.shape[1]
+    _data_loss(loss[r0:r1], _view(dacts, prog[nl - 1, PROG_ACTS_OFF] + r0 * out, batch, out),
+               _view(probs, r0 * out, batch, out), z, labels[r0:r1], targets[r0:r1], loss_code)
+    return _hits(z, labels[r0:r1], targets[r0:r1], loss_code)
+
+
+@kernel
+def _back(grads, acts, dacts, dz, params, stats, masks, prog, fprog, r0, r1, widest):
+    """Backward of rows ``r0:r1`` from the logits' gradient ``_front`` left
+    in ``dacts``: parameter gradients accumulate into ``grads``. ``dz`` holds
+    ``widest`` values per row of scratch. Batch norm and dropout need the
+    whole batch (its statistics, its mask bits from offset 0): r0 = 0 there."""
+    batch = r1 - r0
+    nl = prog.shape[0]
+    tc = type(acts[0])
     for l in range(nl - 1, -1, -1):
         kind, code, fin, f = prog[l, PROG_KIND], prog[l, PROG_ACT], prog[l, PROG_IN], prog[l, PROG_OUT]
-        g = _view(dacts, prog[l, PROG_ACTS_OFF], batch, f)
-        out = _view(acts, prog[l, PROG_ACTS_OFF], batch, f)
-        in_off = prog[l - 1, PROG_ACTS_OFF] if l > 0 else 0
+        g = _view(dacts, prog[l, PROG_ACTS_OFF] + r0 * f, batch, f)
+        out = _view(acts, prog[l, PROG_ACTS_OFF] + r0 * f, batch, f)
+        in_off = (prog[l - 1, PROG_ACTS_OFF] if l > 0 else 0) + r0 * fin
         x_in = _view(acts, in_off, batch, fin)
         # the first layer's input gradient is not needed: a scratch view takes it
-        dx = _view(dacts, in_off, batch, fin) if l > 0 else _view(dz, 0, batch, fin)
+        dx = _view(dacts, in_off, batch, fin) if l > 0 else _view(dz, r0 * widest, batch, fin)
         if l > 0 or kind == KIND_BATCHNORM:
             dx[:, :] = 0
         if kind == KIND_DENSE:
             w = _view(params, prog[l, PROG_W_OFF], fin, f)
-            dzv = _view(dz, 0, batch, f)
+            dzv = _view(dz, r0 * widest, batch, f)
             b0 = prog[l, PROG_B_OFF]
             db = grads[b0:b0 + f] if prog[l, PROG_HAS_BIAS] else grads[0:0]
             dw = _view(grads, prog[l, PROG_W_OFF], fin, f)
@@ -270,6 +256,112 @@ def train_step(params, grads, state1, state2, hyper, opt_code,
             s0, g0, be0 = prog[l, PROG_STATS_OFF], prog[l, PROG_GAMMA_OFF], prog[l, PROG_BETA_OFF]
             batchnorm_backward(dx, grads[g0:g0 + f], grads[be0:be0 + f], g, x_in,
                                stats[s0:s0 + f], stats[s0 + f:s0 + 2 * f], params[g0:g0 + f])
+
+
+# A chunk's forward and backward run on one thread each: their twins
+_front_serial = serial(_front)
+_back_serial = serial(_back)
+
+
+@kernel
+def chunk_rows(batch, chunks):
+    """Rows per chunk of a data-parallel step: the batch cut into ``chunks``,
+    rounded up to a multiple of 8 (a chunk's rows then start a whole byte
+    of dropout mask bits and a whole Philox block)."""
+    return ((batch + chunks - 1) // chunks + 7) // 8 * 8
+
+
+@kernel(parallel=True)
+def _chunked(gparts, hparts, acts, dacts, dz, loss, probs, params, running, stats, seeds, offsets, used,
+             thresholds, masks, prog, fprog, X, rows, labels, targets, loss_code, chunks, widest):
+    """The data-parallel pass: chunk c of the batch (``chunk_rows``) runs
+    forward, loss and backward on one thread into its own gradient
+    ``gparts[c]``, scaled to the whole batch's mean. The chunks depend on
+    the shapes only, so the sum ``train_step`` takes is the same for any
+    number of threads."""
+    batch, n = rows.shape[0], gparts.shape[1]
+    rb = chunk_rows(batch, chunks)
+    for c in prange(chunks):
+        r0 = min(batch, c * rb)
+        r1 = min(batch, r0 + rb)
+        gc = gparts[c]
+        for i in range(n):
+            gc[i] = 0
+        hparts[c] = 0.0
+        if r1 > r0:
+            hparts[c] = _front_serial(acts, dacts, loss, probs, params, running, stats, seeds, offsets, used,
+                                      thresholds, masks, prog, fprog, X, rows, labels, targets, loss_code, r0, r1)
+            _back_serial(gc, acts, dacts, dz, params, stats, masks, prog, fprog, r0, r1, widest)
+
+
+@kernel
+def train_step(params, grads, state1, state2, hyper, opt_code,
+               acts, dacts, dz, loss, probs, partials, gnorms, hits,
+               stats, running, seeds, offsets, used, thresholds, masks,
+               prog, fprog, X, rows, labels, targets, loss_code, l2, l1, n_decay, gparts):
+    """One step on the rows ``X[rows]`` (their ``labels`` or ``targets`` in
+    the same order); returns the batch's cost (data + regularization).
+
+    Zeroes ``grads``, leaves d(cost)/d(params) in it, updates ``params`` and
+    the optimizer state, advances the dropout ``offsets`` (recording the ones
+    used in ``used``), writes each Dense layer's ||dW|| into ``gnorms`` and
+    the number of right predictions of this forward (``_hits``) into
+    ``hits[0]``: ``fit``'s running training accuracy, at no extra pass.
+
+    The batch's rows are gathered into ``acts``' first slot, which every
+    step copies its input into anyway: ``fit`` shuffles by passing a
+    permutation's slice, instead of copying the whole dataset every epoch.
+    The caller guarantees ``0 <= rows < len(X)``.
+
+    ``gparts`` (chunks, n_params), when it has more than one row, asks for
+    the data-parallel step: the batch is cut into that many chunks, each
+    runs on one thread (``_chunked``) and the gradients are summed in chunk
+    order. For networks whose GEMMs are too small to split well; the caller
+    guarantees no batch norm and no dropout below keep_prob 1 (both need
+    the whole batch). Otherwise the whole batch runs through kernels that
+    split each GEMM and loop across the threads.
+    """
+    batch = rows.shape[0]
+    nl = prog.shape[0]
+    tc = type(X[0, 0])              # every scalar handed to a kernel is cast to the data's type
+    widest = dz.shape[0] // loss.shape[0]
+    chunks = gparts.shape[0]
+    if chunks > 1:
+        hparts = np.zeros(chunks)
+        _chunked(gparts, hparts, acts, dacts, dz, loss, probs, params, running, stats, seeds, offsets, used,
+                 thresholds, masks, prog, fprog, X, rows, labels, targets, loss_code, chunks, widest)
+        # each chunk's gradient is of its own rows' mean: weight it by its share of the batch
+        rb = chunk_rows(batch, chunks)
+        for i in range(grads.shape[0]):
+            grads[i] = 0
+        h = 0.0
+        for c in range(chunks):
+            r0 = min(batch, c * rb)
+            share = tc((min(batch, r0 + rb) - r0) / batch)
+            gc = gparts[c]
+            for i in range(grads.shape[0]):
+                grads[i] += share * gc[i]
+            h += hparts[c]
+        hits[0] = h
+    else:
+        grads[:] = 0
+        hits[0] = _front(acts, dacts, loss, probs, params, running, stats, seeds, offsets, used, thresholds, masks,
+                         prog, fprog, X, rows, labels, targets, loss_code, 0, batch)
+    # ---- loss and regularization ------------------------------------------------------
+    lb = loss[:batch]
+    cost = 0.0
+    for i in range(batch):
+        cost += lb[i]
+    cost /= batch
+    if l2 > 0:
+        l2_penalty(partials, grads[:n_decay], params[:n_decay], tc(l2 / batch))
+        cost += l2 / (2 * batch) * partials.sum()
+    if l1 > 0:
+        l1_penalty(partials, grads[:n_decay], params[:n_decay], tc(0.5 * l1 / batch))
+        cost += l1 / (2 * batch) * partials.sum()
+    # ---- backward (the data-parallel pass did its own) --------------------------------
+    if chunks <= 1:
+        _back(grads, acts, dacts, dz, params, stats, masks, prog, fprog, 0, batch, widest)
     for l in range(nl):
         gnorms[l] = 0.0
         if prog[l, PROG_KIND] == KIND_DENSE:
@@ -301,7 +393,7 @@ def forward_eval(logits, loss, gbuf, pbuf, acts, params, running, prog, fprog, X
     # training's buffers, empty: of the types train_step passes, so that both
     # run one compiled _forward
     stats, masks, offsets = np.empty(0, np.float64), np.empty(0, np.uint8), np.empty(0, np.uint64)
-    z = _forward(acts, X, params, running, stats, offsets, offsets, offsets, offsets, masks, prog, fprog, False)
+    z = _forward(acts, X, params, running, stats, offsets, offsets, offsets, offsets, masks, prog, fprog, False, 0)
     _copy(logits, z)
     if loss_code != LOSS_NONE:
         _data_loss(loss[:batch], _view(gbuf, 0, batch, z.shape[1]), pbuf, z, labels, targets, loss_code)
