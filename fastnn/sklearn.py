@@ -32,6 +32,11 @@ import threading
 import warnings
 
 import numpy as np
+
+try:
+    import sklearn  # noqa: F401
+except ImportError:
+    raise ImportError("fastnn.sklearn needs scikit-learn: pip install 'fastnn-numba[sklearn]'") from None
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
