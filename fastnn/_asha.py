@@ -45,7 +45,7 @@ class _Curve(Callback):
 
 class Shared:
     """The search's data written once to ``.npy`` files that each local
-    worker maps and keeps: sending the arrays with every rung task cost more
+    worker reads once and keeps: sending the arrays with every rung task cost more
     than training the rung (the digits search: 39 tasks of 0.8 MB each).
     Only for the search's own pool, whose workers share this machine's
     files; other executors get the arrays themselves."""
@@ -61,9 +61,10 @@ class Shared:
     def arrays(self):
         got = _MAPPED.get(tuple(self.paths))
         if got is None:
-            a = [np.load(p, mmap_mode="r") for p in self.paths]
-            got = _MAPPED[tuple(self.paths)] = ((np.asarray(a[0]), np.asarray(a[1])),
-                                                (np.asarray(a[2]), np.asarray(a[3])))
+            # read once per worker into writeable memory (a read-only map
+            # would be copied by every rung's fit)
+            a = [np.load(p) for p in self.paths]
+            got = _MAPPED[tuple(self.paths)] = ((a[0], a[1]), (a[2], a[3]))
         return got
 
 

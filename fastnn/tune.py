@@ -356,7 +356,7 @@ def local_executor(workers: int | None = None, threads_per_worker: int | None = 
     threads = _checks.positive_int("threads_per_worker", threads_per_worker or max(1, cores // workers))
     loky = _loky()
     if loky is not None:
-        return loky.get_reusable_executor(max_workers=workers, timeout=LOKY_IDLE_S, env=_worker_env(threads))
+        return _kept_pool(loky, workers, threads)
     import multiprocessing
     return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                   initializer=_worker_init, initargs=(threads,))
@@ -364,6 +364,23 @@ def local_executor(workers: int | None = None, threads_per_worker: int | None = 
 
 # seconds an idle loky worker waits for the next search before it exits
 LOKY_IDLE_S = 300
+
+# fastnn's own loky pool, kept between searches: (workers, threads) and the
+# pool. Not loky's global reusable executor: joblib (scikit-learn's n_jobs)
+# takes that one over with its own subclass and cannot use a plain one.
+_KEPT = {}
+
+
+def _kept_pool(loky, workers, threads):
+    key = (workers, threads)
+    pool = _KEPT.get(key)
+    if pool is None or pool._flags.broken or pool._flags.shutdown:
+        for old in _KEPT.values():                      # one kept pool at a time
+            old.shutdown(wait=False)
+        _KEPT.clear()
+        pool = _KEPT[key] = loky.ProcessPoolExecutor(max_workers=workers, timeout=LOKY_IDLE_S,
+                                                     env=_worker_env(threads))
+    return pool
 
 
 def _loky():

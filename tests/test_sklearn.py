@@ -289,3 +289,13 @@ def test_speed_configuration_learns_like_sklearn():
     ours = MLPClassifier(**kw).fit(X[:3000], y[:3000]).score(X[3000:], y[3000:])
     theirs = SkMLP(**kw).fit(X[:3000], y[:3000]).score(X[3000:], y[3000:])
     assert abs(ours - theirs) < 0.03
+
+
+def test_joblib_works_after_a_search_on_the_default_pool(digits):
+    """fastnn's search pool is its own: scikit-learn's n_jobs (joblib's
+    loky pool) still works after a search in the same process."""
+    from fastnn import tune
+    tune.random_search(lambda p, s: p["x"] ** 2, {"x": tune.Uniform(-1, 1)}, 4, seed=0)
+    X, y = digits
+    scores = cross_val_score(MLPClassifier(**quiet(max_iter=3)), X[:300], y[:300], cv=2, n_jobs=2)
+    assert scores.shape == (2,)
