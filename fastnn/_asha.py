@@ -3,8 +3,10 @@
 Each trial trains in rungs of growing epoch budgets (``min_epochs *
 eta**k``, up to ``max_epochs``). A rung is one task on the executor: it
 continues the trial's model and optimizer from the state the previous rung
-returned (a checkpoint's bytes, ``checkpoint.dumps``, so any executor works, Dask across machines
-included, with no shared filesystem), trains to the rung's budget with a
+returned (``.npz`` bytes of the weights, the optimizer's state and the
+layers' buffers, so any executor works, Dask across machines included, with
+no shared filesystem; the worker rebuilds the model with ``build`` and
+loads the state into it, every value checked), trains to the rung's budget with a
 ``fit`` callback that records the dev metric after every epoch, and returns
 the state. Whenever a worker is free the scheduler gives it, in this order:
 a trial that is in the top ``1/eta`` of the highest rung it can promote
@@ -26,7 +28,7 @@ import time
 
 import numpy as np
 
-from . import _checks
+from . import _arrays, _checks, io
 from .callbacks import Callback
 from .io import write_atomic
 
@@ -64,6 +66,7 @@ class Shared:
             # read once per worker into writeable memory (a read-only map
             # would be copied by every rung's fit)
             a = [np.load(p) for p in self.paths]
+            _MAPPED.clear()                   # a worker keeps the data of the latest search only
             got = _MAPPED[tuple(self.paths)] = ((a[0], a[1]), (a[2], a[3]))
         return got
 
@@ -71,21 +74,59 @@ class Shared:
 _MAPPED = {}
 
 
+def dump_state(model, optimizer):
+    """A trial's state between rungs as ``.npz`` bytes: the flat
+    parameters, the optimizer's step count and state buffers, and each
+    layer's buffers (batch-norm statistics, dropout stream positions). No
+    configuration: the next rung rebuilds the model from the trial's
+    parameters (a full checkpoint cost 4x as much to load)."""
+    return io.dumps_npz({"params": _arrays.host_copy(model.parameters().data),
+                         "t": np.int64(optimizer.t),
+                         "state": {k: _arrays.host_copy(v) for k, v in optimizer.state.items()},
+                         "buffers": {str(i): b for i, b in enumerate(layer.buffers() for layer in model.layers) if b}})
+
+
+def load_state(build, trial, blob):
+    """The model and optimizer ``build`` makes for ``trial``, with the state
+    ``dump_state`` wrote: every value checked as ``fastnn.load`` checks a
+    checkpoint's (shapes, dtypes, finite, the optimizer's rules), so a
+    damaged or foreign state is a ValueError."""
+    model, optimizer = build(dict(trial["params"]), trial["seed"])
+    try:
+        tree = io.unflatten(io.load_npz(blob, raw=True))
+        data, mine = np.asarray(tree["params"]), model.parameters().data
+        if data.shape != tuple(mine.shape) or data.dtype != mine.dtype:
+            raise ValueError(f"parameters are {data.dtype} {data.shape}, the trial's model has "
+                             f"{mine.dtype} {tuple(mine.shape)}")
+        _checks.finite("parameters", data)
+        buffers = tree.get("buffers", {})
+        if set(buffers) != {str(i) for i, layer in enumerate(model.layers) if layer.buffers()}:
+            raise ValueError("the layers' buffers do not match the trial's model")
+        optimizer.load_state_dict({"type": type(optimizer).__name__, "t": int(tree["t"]), "hyper": {},
+                                   "state": tree["state"]})
+        for i, b in buffers.items():
+            model.layers[int(i)].load_buffers(b)
+        _arrays.copy_into(mine, data)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"malformed trial state ({type(exc).__name__}: {exc})") from exc
+    return model, optimizer
+
+
 def _rung_task(build, train, dev, batch_size, metric, trial, state, done, to, last):
     """One rung of one trial, in a worker: (metric, curve, state bytes or
     None after the last rung, seconds). ``train`` may be a ``Shared``."""
-    from .checkpoint import dumps, load
     t0 = time.perf_counter()
     if isinstance(train, Shared):
         train, dev = train.arrays()
     if state is None:
         model, optimizer = build(dict(trial["params"]), trial["seed"])
     else:
-        model, optimizer = load(state, with_optimizer=True)
+        model, optimizer = load_state(build, trial, state)
     curve = _Curve(metric)
     model.fit(*train, optimizer=optimizer, epochs=to - done, batch_size=batch_size, seed=trial["seed"] + done,
               validation_data=dev, callbacks=[curve], verbose=False)
-    return curve.values[-1], curve.values, None if last else dumps(model, optimizer), time.perf_counter() - t0
+    return (curve.values[-1], curve.values, None if last else dump_state(model, optimizer),
+            time.perf_counter() - t0)
 
 
 def budgets(min_epochs, max_epochs, eta):

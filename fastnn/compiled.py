@@ -269,8 +269,11 @@ def compiled_step(model, optimizer, max_batch, quiet=False):
 
 
 # Rows per call of compiled inference: the activations of a block stay in
-# cache, and the blocks run on a thread each.
+# cache, and the blocks run on a thread each, once rows x multiply-adds per
+# example reach INFER_THREADED (below it, handing blocks to the pool's
+# threads costs more than running them here; bench/NOTES.md).
 INFER_ROWS = 256
+INFER_THREADED = 1 << 24
 
 
 def compiled_forward(model, x, y=None):
@@ -310,7 +313,7 @@ def compiled_forward(model, x, y=None):
                        targets[r0:r1] if with_loss and not kind.labels else targets, code)
 
     starts = range(0, m, rows)
-    threads = min(len(starts), numba.get_num_threads())
+    threads = min(len(starts), numba.get_num_threads()) if m * prog.macs >= INFER_THREADED else 1
     if threads <= 1:
         for r0 in starts:
             block(r0)
