@@ -2,7 +2,7 @@
 at the same configuration: adam, the same layers, batch size, learning rate,
 L2 alpha and number of epochs (``tol=0`` and a patience longer than the run,
 so both train every epoch), on the same data. Fits timed in alternation
-within one process, best of rounds; test accuracy on a held-out split.
+within one process, best of 5 rounds; test accuracy on a held-out split.
 
     python -m bench.bench_sklearn          # the table (README, "scikit-learn")
 
@@ -63,7 +63,7 @@ def test_same_configuration_trains_every_epoch(name):
     assert [c.shape for c in ours.coefs_] == [c.shape for c in theirs.coefs_]
 
 
-def main(rounds=3):
+def main(rounds=5):
     rows = []
     for name, (X, y, Xt, yt, epochs) in problems().items():
         for dtype in (np.float64, np.float32):
