@@ -126,16 +126,22 @@ def _plots(out_dir, exp, data, results):
 
 
 def search(out_dir, out):
-    from .experiments import run_search
+    from .experiments import epochs_saved, run_search
     t0 = time.perf_counter()
-    res = run_search()
+    n_trials, max_epochs = 27, 9
+    res = run_search(n_trials=n_trials, max_epochs=max_epochs)
+    trained, full = epochs_saved(res, max_epochs)
     print("\nHyperparameter search: digits MLP, lr ~ LogUniform(1e-4, 1e-1), beta1 ~ OneMinusLogUniform(0.8, "
-          "0.999);\n8 random trials, then 8 more in the ranges of the best 3 (coarse to fine), "
-          f"{time.perf_counter() - t0:.1f} s on a local process pool", file=out)
-    print("\n".join("  " + line for line in res.table(limit=10).splitlines()), file=out)
+          f"0.999);\nASHA, {n_trials} trials in rungs of 1, 3 and {max_epochs} epochs (the bottom two thirds of "
+          f"each rung stopped), {time.perf_counter() - t0:.1f} s on a local process pool", file=out)
+    print(f"  {'trial':>5}{'lr':>11}{'beta1':>9}{'epochs':>8}{'dev error':>11}", file=out)
+    for t in res.ok[:8]:
+        print(f"  {t['id']:>5}{t['params']['lr']:>11.3g}{t['params']['beta1']:>9.4g}{t['epochs']:>8}"
+              f"{t['metric']:>11.4f}", file=out)
     b = res.best
     print(f"  best: lr={b['params']['lr']:.3g} beta1={b['params']['beta1']:.4g} dev error {b['metric']:.3f}; "
-          f"round 2 searched lr in [{res.rounds[-1]['lr'].low:.3g}, {res.rounds[-1]['lr'].high:.3g}]", file=out)
+          f"{trained} epochs trained, {full - trained} saved ({(full - trained) / full:.0%}) against training "
+          f"every trial for {max_epochs} ({full})", file=out)
     if out_dir:
         import os
         os.makedirs(out_dir, exist_ok=True)

@@ -179,12 +179,20 @@ def search_build(params, seed):
     return model, Adam(model.parameters(), lr=params["lr"], betas=(params["beta1"], 0.999))
 
 
-def run_search(executor=None, n_trials=8, epochs=8, seed=0, log=None):
-    """Random search over lr (log scale) and beta1 (1 - beta1 on a log scale),
-    then one coarse-to-fine round around the best 3, on the digits dev set."""
+def run_search(executor=None, n_trials=27, max_epochs=9, seed=0, log=None):
+    """ASHA over lr (log scale) and beta1 (1 - beta1 on a log scale) on the
+    digits dev set: ``n_trials`` trials in rungs of 1, 3, 9, ... epochs up to
+    ``max_epochs``, the bottom two thirds of each rung stopped early.
+    Returns the ``SearchResult`` (each trial's highest rung)."""
     from . import tune
     Xt, yt, Xd, yd = _digits_data()
-    objective = tune.make_objective(search_build, (Xt, yt), (Xd, yd), epochs=epochs, batch_size=64)
     space = {"lr": tune.LogUniform(1e-4, 1e-1), "beta1": tune.OneMinusLogUniform(0.8, 0.999)}
-    return tune.coarse_to_fine(objective, space, rounds=2, n_trials=n_trials, top_k=3, seed=seed,
-                               executor=executor, metric="dev_error", mode="min", log=log)
+    return tune.asha(search_build, (Xt, yt), (Xd, yd), space, n_trials=n_trials, max_epochs=max_epochs,
+                     batch_size=64, seed=seed, executor=executor, metric="dev_error", log=log)
+
+
+def epochs_saved(result, max_epochs):
+    """(epochs trained, epochs that training every trial to ``max_epochs``
+    would take) for an ASHA result: a trial trained to its highest rung."""
+    trained = sum(t["epochs"] for t in result.trials if t.get("epochs") is not None)
+    return trained, len(result.trials) * max_epochs

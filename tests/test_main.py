@@ -26,3 +26,19 @@ def test_optimization_experiment_table(capsys):
 def test_unknown_experiment_is_refused():
     with pytest.raises(SystemExit):
         main(["no-such-experiment"])
+
+
+def test_search_section_runs_asha_and_counts_the_epochs_it_saved(capsys):
+    import re
+    assert main(["search", "--no-plots"]) == 0
+    text = capsys.readouterr().out
+    assert "ASHA, 27 trials in rungs of 1, 3 and 9 epochs" in text
+    trained, saved, full = map(int, re.search(r"(\d+) epochs trained, (\d+) saved \(\d+%\) against training every "
+                                              r"trial for 9 \((\d+)\)", text).groups())
+    assert full == 27 * 9 and trained + saved == full
+    # every trial trains its first epoch; at least the top third of rung 0 goes on to 3 epochs, and
+    # the top third of those to 9; nothing trains past 9
+    assert 27 + 9 * 2 + 3 * 6 <= trained < full
+    rows = [line.split() for line in text.splitlines() if re.match(r"\s+\d+\s+\d", line)]
+    assert rows and all(int(r[3]) in (1, 3, 9) for r in rows)
+    assert float(rows[0][4]) <= min(float(r[4]) for r in rows if r[3] == "9")
