@@ -23,6 +23,7 @@ non-finite metric is recorded as failed and the search goes on.
 """
 from __future__ import annotations
 
+import atexit
 import concurrent.futures as cf
 import contextlib
 import json
@@ -371,7 +372,17 @@ LOKY_IDLE_S = 300
 _KEPT = {}
 
 
+def _close_kept():
+    # at exit, while the modules loky's callbacks use are still there
+    for pool in _KEPT.values():
+        pool.shutdown(wait=False)
+    _KEPT.clear()
+
+
 def _kept_pool(loky, workers, threads):
+    if not _KEPT:
+        atexit.unregister(_close_kept)
+        atexit.register(_close_kept)
     key = (workers, threads)
     pool = _KEPT.get(key)
     if pool is None or pool._flags.broken or pool._flags.shutdown:

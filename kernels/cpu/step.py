@@ -174,6 +174,19 @@ def _hits(z, labels, targets, loss_code):
     return hits
 
 
+@kernel(reassoc=True)
+def _sumsq(x):
+    """sum(x^2) in float64. ``reassoc`` lets LLVM spread the sum over vector
+    lanes: one chain of dependent adds costs 4 cycles an element, 0.5 ms a
+    step at 535K weights. The order is fixed by the compiled code, never by
+    the threads."""
+    s = 0.0
+    for i in range(x.shape[0]):
+        v = np.float64(x[i])
+        s += v * v
+    return s
+
+
 @kernel
 def _update(params, grads, state1, state2, hyper, opt_code, n_decay, tc):
     """The optimizer's update of the whole flat buffer (``tc``: the data's
@@ -366,10 +379,7 @@ def train_step(params, grads, state1, state2, hyper, opt_code,
         gnorms[l] = 0.0
         if prog[l, PROG_KIND] == KIND_DENSE:
             w0 = prog[l, PROG_W_OFF]
-            s = 0.0
-            for v in grads[w0:w0 + prog[l, PROG_IN] * prog[l, PROG_OUT]]:
-                s += v * v
-            gnorms[l] = math.sqrt(s)
+            gnorms[l] = math.sqrt(_sumsq(grads[w0:w0 + prog[l, PROG_IN] * prog[l, PROG_OUT]]))
     # ---- update -----------------------------------------------------------------------
     _update(params, grads, state1, state2, hyper, opt_code, n_decay, tc)
     return cost
