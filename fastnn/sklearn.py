@@ -64,16 +64,17 @@ _SOLVERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
 
 
 def _threads_here(n_threads):
-    """numba threads for this call: ``n_threads`` if given; else one in a
-    worker (a child process, e.g. joblib's ``n_jobs``, or a thread other
-    than the main one, e.g. dask's threaded scheduler), where other
-    workers share the cores; else all of numba's."""
+    """numba threads for this call: ``n_threads`` if given (at most numba's
+    pool); else one in a worker (a child process, e.g. joblib's ``n_jobs``,
+    or a thread other than the main one, e.g. dask's threaded scheduler),
+    where other workers share the cores; else the caller's current count
+    (``numba.set_num_threads``, all of them by default)."""
     import numba
     if n_threads is not None:
         return min(n_threads, numba.config.NUMBA_NUM_THREADS)
     worker = (multiprocessing.parent_process() is not None
               or threading.current_thread() is not threading.main_thread())
-    return 1 if worker else numba.config.NUMBA_NUM_THREADS
+    return 1 if worker else numba.get_num_threads()
 
 
 @contextlib.contextmanager

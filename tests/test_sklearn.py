@@ -104,8 +104,14 @@ def test_workers_run_one_numba_thread(backend):
     import numba
     got = joblib.Parallel(n_jobs=2, backend=backend)(joblib.delayed(_threads_in_worker)(None) for _ in range(2))
     assert got == [1, 1]
-    assert _threads_here(None) == numba.config.NUMBA_NUM_THREADS
+    assert _threads_here(None) == numba.get_num_threads()
     assert _threads_here(1) == 1
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)                     # the caller's own setting is kept
+    try:
+        assert _threads_here(None) == 1
+    finally:
+        numba.set_num_threads(before)
 
 
 def test_fit_restores_the_callers_thread_count(digits):
