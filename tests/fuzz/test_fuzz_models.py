@@ -212,3 +212,37 @@ def test_state_and_buffers_cannot_be_replaced():
             setattr(obj, attr, np.zeros(3))
     with pytest.raises(ValueError):
         opt.t = -1
+
+
+@given(spec=architectures(), f64=st.booleans(), m=st.integers(1, 40), batch=st.integers(1, 40),
+       seed=st.integers(0, 2 ** 16))
+def test_data_parallel_step_agrees_with_the_layer_path(spec, f64, m, batch, seed):
+    """The data-parallel step forced on every batch size (down to one row,
+    where the second chunk is empty): the same parameters as the layer
+    path, within the bar above. Networks with batch norm or dropout keep
+    the whole-batch step, which the comparison then covers."""
+    from fastnn import compiled
+    dt = np.float64 if f64 else np.float32
+    X, y = data(spec, m, seed, "none", "none")
+    saved = compiled.CHUNK_MIN_ROWS
+    compiled.CHUNK_MIN_ROWS = 1
+    try:
+        results = []
+        for path in ("chunked", False):
+            model = make(spec, dt)
+            opt = fastnn.SGD(model.parameters(), lr=0.05)
+            if path == "chunked":
+                compiled.compiled_step(model, opt, min(batch, m)).chunked = (0, 1 << 62)
+            _, exc = outcome(lambda: model.fit(X, y, optimizer=opt, epochs=2, batch_size=batch, verbose=False,
+                                               compiled=None if path == "chunked" else False))
+            results.append((model.parameters().data.copy(), exc))
+    finally:
+        compiled.CHUNK_MIN_ROWS = saved
+    (p1, e1), (p2, e2) = results
+    assert type(e1) is type(e2), f"chunked: {e1!r}, layers: {e2!r}"    # batch norm refuses a batch of one
+    if e1 is not None:
+        return
+    assert np.isfinite(p1).all()
+    if f64:
+        steps = 2 * -(-m // batch)
+        np.testing.assert_allclose(p1, p2, rtol=1e-9 * steps, atol=1e-11 * steps)
