@@ -2,7 +2,8 @@
 at the same configuration: adam, the same layers, batch size, learning rate,
 L2 alpha and number of epochs (``tol=0`` and a patience longer than the run,
 so both train every epoch), on the same data. Fits timed in alternation
-within one process, best of 5 rounds; test accuracy on a held-out split.
+within one process with a rest before each (``SETTLE``), best of 5 rounds;
+test accuracy on a held-out split.
 
     python -m bench.bench_sklearn          # the table (README, "scikit-learn")
 
@@ -46,7 +47,14 @@ def config(epochs):
                 max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1, shuffle=True, random_state=0)
 
 
+# seconds of rest before each timed fit: NumPy's OpenBLAS (scikit-learn's
+# GEMMs) keeps its threads spinning for about 0.1 s after a call, which
+# would take the cores from whatever is timed next
+SETTLE = 0.3
+
+
 def _fit(cls, X, y, epochs):
+    time.sleep(SETTLE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         t0 = time.perf_counter()
