@@ -285,6 +285,7 @@ class _MLP(BaseEstimator):
                                      dtype=dtype, backend=self.backend,
                                      seed=int(self._rng.randint(np.iinfo(np.int32).max)))
             self.optimizer_ = self._optimizer(self.model_)
+            self._structure = self._structure_now()
             self.loss_curve_, self.n_iter_, self.t_ = [], 0, 0
             self.best_loss_ = np.inf
             self._no_improvement_count = 0
@@ -322,10 +323,34 @@ class _MLP(BaseEstimator):
                           "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
         return self
 
+    # what a warm start or a partial fit cannot change: the network and its optimizer
+    _STRUCTURE = ("hidden_layer_sizes", "activation", "solver", "batch_norm", "keep_prob", "weight_init", "dtype",
+                  "backend")
+
+    def _structure_now(self):
+        return {name: getattr(self, name) if name != "hidden_layer_sizes" else tuple(self._hidden)
+                for name in self._STRUCTURE}
+
     def _refresh_hyperparameters(self):
-        """A warm start or a partial fit continues with the current settings
-        of the learning rate (the optimizer's state is kept)."""
-        self.optimizer_.lr = float(self.learning_rate_init)
+        """A warm start or a partial fit continues the fitted network and its
+        optimizer state with the current settings of the learning rate, L2,
+        weight decay and the optimizer's betas; a change to the network or
+        the solver is refused (fit with ``warm_start=False`` to rebuild)."""
+        now = self._structure_now()
+        changed = [name for name in self._STRUCTURE if now[name] != self._structure[name]]
+        if changed:
+            raise ValueError(f"{', '.join(changed)} changed since the network was built: a warm start or a "
+                             "partial fit continues that network; fit with warm_start=False to build a new one")
+        opt = self.optimizer_
+        opt.lr = float(self.learning_rate_init)
+        opt.weight_decay = float(self.weight_decay)
+        self.model_.l2 = float(self.alpha)
+        if self.solver == "momentum":
+            opt.beta = float(self.momentum)
+        elif self.solver == "rmsprop":
+            opt.beta, opt.eps = float(self.beta_2), float(self.epsilon)
+        elif self.solver in ("adam", "adamw"):
+            opt.betas, opt.eps = (float(self.beta_1), float(self.beta_2)), float(self.epsilon)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over ``(X, y)``, from the current weights and optimizer
@@ -555,6 +580,11 @@ class MLPRegressor(RegressorMixin, _MLP):
     _classifier = False
     _loss_name = "mean_squared_error"
     out_activation_ = "identity"
+
+    def partial_fit(self, X, y):
+        """One epoch over ``(X, y)``, from the current weights and optimizer
+        state (the first call initializes them). Returns self."""
+        return self._fit(X, y, incremental=True)
 
     def _targets(self, y, continuing, incremental, classes):
         y2 = y.reshape(-1, 1) if y.ndim == 1 else y

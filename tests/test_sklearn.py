@@ -305,3 +305,16 @@ def test_joblib_works_after_a_search_on_the_default_pool(digits):
     X, y = digits
     scores = cross_val_score(MLPClassifier(**quiet(max_iter=3)), X[:300], y[:300], cv=2, n_jobs=2)
     assert scores.shape == (2,)
+
+
+def test_warm_start_takes_new_rates_and_refuses_a_new_network(digits):
+    X, y = digits
+    clf = MLPClassifier(**quiet(max_iter=2, warm_start=True)).fit(X / 16, y)
+    clf.set_params(learning_rate_init=0.0123, alpha=0.5, beta_1=0.8)
+    clf.fit(X / 16, y)
+    assert clf.optimizer_.lr == 0.0123 and clf.model_.l2 == 0.5 and clf.optimizer_.betas[0] == 0.8
+    clf.set_params(hidden_layer_sizes=(7,))
+    with pytest.raises(ValueError, match="hidden_layer_sizes changed"):
+        clf.fit(X / 16, y)
+    clf.set_params(warm_start=False)
+    assert clf.fit(X / 16, y).coefs_[0].shape == (64, 7)
