@@ -185,3 +185,17 @@ def test_checkpoint_of_a_device_model_loads_on_cpu(tmp_path):
     again, _ = fastnn.load(path, with_optimizer=True, backend="cuda")
     assert fastnn._arrays.is_device(again.parameters().data)
     testing.assert_close(again.forward(X), back.forward(X), "reduction")
+
+
+def test_a_device_model_exports_to_onnx():
+    """Export reads a device model's weights and batch-norm statistics back
+    once; onnxruntime then gives what the model gives."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    X, y = _data("softmax_cross_entropy", np.float64)
+    model = fastnn.Sequential([fastnn.Dense(2, 4, bias=False), fastnn.BatchNorm(4), fastnn.ReLU(), fastnn.Dense(4, 2)],
+                              backend="cuda", seed=0)
+    model.fit(X, y, optimizer=fastnn.Adam(model.parameters(), lr=0.01), epochs=1, batch_size=M // 2, verbose=False)
+    session = ort.InferenceSession(model.to_onnx().SerializeToString(), providers=["CPUExecutionProvider"])
+    probabilities = session.run(["probabilities"], {"X": X})[0]
+    testing.assert_close(probabilities, model.predict_proba(X), "reduction")
