@@ -182,9 +182,10 @@ class CompiledStep:
         self.targets = (None, no_targets) if self.loss_kind.labels else (no_labels, None)
         self.serial_below = SERIAL_BELOW
         self.chunked = CHUNKED
-        # the data-parallel step's per-chunk gradients (none where it cannot run)
+        # the data-parallel step's per-chunk gradients, allocated on its first
+        # use (a network too large for it never pays for them)
         self.chunkable = not prog.bn_layers and all(layer.keep_prob >= 1.0 for _, layer in prog.dropouts)
-        self.gparts = np.zeros((CHUNKS, p.data.shape[0]), dt) if self.chunkable else None
+        self.gparts = None
         self.whole = np.zeros((1, 0), dt)
         self.arange = np.arange(max_batch, dtype=np.intp)      # the rows of a batch given as such
 
@@ -238,6 +239,8 @@ class CompiledStep:
         labels, targets = self.targets
         work = batch * self.macs
         if self.chunkable and batch >= CHUNK_MIN_ROWS and self.chunked[0] <= work < self.chunked[1]:
+            if self.gparts is None:
+                self.gparts = np.zeros((CHUNKS, p.data.shape[0]), p.dtype)
             step, parts = self.k.train_step, self.gparts
         else:
             step = self.k.train_step_serial if work < self.serial_below else self.k.train_step
