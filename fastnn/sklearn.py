@@ -296,6 +296,9 @@ class _MLP(BaseEstimator):
                 self.best_loss_ = None
         else:
             self._refresh_hyperparameters()
+            if self.early_stopping and not incremental and self.validation_scores_ is None:
+                # a warm start with early stopping after partial fits: its first validation scores
+                self.validation_scores_, self.best_validation_score_ = [], -np.inf
         validation = None
         if self.early_stopping and not incremental:
             stratify = y if self._classifier and not self._multilabel else None

@@ -318,3 +318,12 @@ def test_warm_start_takes_new_rates_and_refuses_a_new_network(digits):
         clf.fit(X / 16, y)
     clf.set_params(warm_start=False)
     assert clf.fit(X / 16, y).coefs_[0].shape == (64, 7)
+
+
+def test_warm_start_with_early_stopping_after_partial_fits(digits):
+    X, y = digits
+    clf = MLPClassifier(**quiet(max_iter=5, warm_start=True, early_stopping=True))
+    clf.partial_fit(X / 16, y, classes=np.arange(10))
+    assert clf.validation_scores_ is None
+    clf.fit(X / 16, y)
+    assert clf.n_iter_ == 1 + len(clf.validation_scores_) and clf.best_validation_score_ > 0.5
