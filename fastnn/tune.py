@@ -348,6 +348,9 @@ def local_executor(workers: int | None = None, threads_per_worker: int | None = 
     in a notebook, in ``python -c`` or in a script without an ``if __name__
     == "__main__":`` guard all work, and its workers stay up between
     searches (the kernels they loaded too) until idle for ``LOKY_IDLE_S``.
+    One such pool is kept per process: asking for another number of workers
+    or threads shuts the kept one down and starts another. It is fastnn's
+    own, apart from the pool joblib (scikit-learn's ``n_jobs``) uses.
     Without joblib, the standard library's pool with ``spawn`` (forking a
     process whose OpenMP pool is running can deadlock): objectives must then
     be importable functions, and scripts need the guard (``random_search``
