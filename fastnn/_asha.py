@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from . import _arrays, _checks, io
+from . import _checks, checkpoint, io
 from .callbacks import Callback
 from .io import write_atomic
 
@@ -61,52 +61,34 @@ class Shared:
                 self.paths.append(path)
 
     def arrays(self):
-        got = _MAPPED.get(tuple(self.paths))
+        got = _LOADED.get(tuple(self.paths))
         if got is None:
             # read once per worker into writeable memory (a read-only map
             # would be copied by every rung's fit)
             a = [np.load(p) for p in self.paths]
-            _MAPPED.clear()                   # a worker keeps the data of the latest search only
-            got = _MAPPED[tuple(self.paths)] = ((a[0], a[1]), (a[2], a[3]))
+            _LOADED.clear()                   # a worker keeps the data of the latest search only
+            got = _LOADED[tuple(self.paths)] = ((a[0], a[1]), (a[2], a[3]))
         return got
 
 
-_MAPPED = {}
+_LOADED = {}
 
 
 def dump_state(model, optimizer):
-    """A trial's state between rungs as ``.npz`` bytes: the flat
-    parameters, the optimizer's step count and state buffers, and each
-    layer's buffers (batch-norm statistics, dropout stream positions). No
-    configuration: the next rung rebuilds the model from the trial's
-    parameters (a full checkpoint cost 4x as much to load)."""
-    return io.dumps_npz({"params": _arrays.host_copy(model.parameters().data),
-                         "t": np.int64(optimizer.t),
-                         "state": {k: _arrays.host_copy(v) for k, v in optimizer.state.items()},
-                         "buffers": {str(i): b for i, b in enumerate(layer.buffers() for layer in model.layers) if b}})
+    """A trial's state between rungs as ``.npz`` bytes: ``checkpoint.state``
+    (weights, layer buffers, optimizer state) without the configuration,
+    which the next rung rebuilds from the trial's parameters (a full
+    checkpoint cost 4x as much to load)."""
+    return io.dumps_npz(checkpoint.state(model, optimizer))
 
 
 def load_state(build, trial, blob):
     """The model and optimizer ``build`` makes for ``trial``, with the state
-    ``dump_state`` wrote: every value checked as ``fastnn.load`` checks a
-    checkpoint's (shapes, dtypes, finite, the optimizer's rules), so a
-    damaged or foreign state is a ValueError."""
+    ``dump_state`` wrote, every value checked (``checkpoint.load_state``):
+    a damaged or foreign state is a ValueError."""
     model, optimizer = build(dict(trial["params"]), trial["seed"])
     try:
-        tree = io.unflatten(io.load_npz(blob, raw=True))
-        data, mine = np.asarray(tree["params"]), model.parameters().data
-        if data.shape != tuple(mine.shape) or data.dtype != mine.dtype:
-            raise ValueError(f"parameters are {data.dtype} {data.shape}, the trial's model has "
-                             f"{mine.dtype} {tuple(mine.shape)}")
-        _checks.finite("parameters", data)
-        buffers = tree.get("buffers", {})
-        if set(buffers) != {str(i) for i, layer in enumerate(model.layers) if layer.buffers()}:
-            raise ValueError("the layers' buffers do not match the trial's model")
-        optimizer.load_state_dict({"type": type(optimizer).__name__, "t": int(tree["t"]), "hyper": {},
-                                   "state": tree["state"]})
-        for i, b in buffers.items():
-            model.layers[int(i)].load_buffers(b)
-        _arrays.copy_into(mine, data)
+        checkpoint.load_state(model, optimizer, io.unflatten(io.load_npz(blob, raw=True)))
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed trial state ({type(exc).__name__}: {exc})") from exc
     return model, optimizer

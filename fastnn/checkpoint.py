@@ -36,7 +36,7 @@ from .layers import LAYERS
 from .model import Sequential
 from .optim import OPTIMIZERS
 
-__all__ = ["save", "load", "dumps"]
+__all__ = ["save", "load", "dumps", "state", "load_state"]
 
 FORMAT = "fastnn-checkpoint"
 VERSION = 1
@@ -52,18 +52,40 @@ def _digest(flat):
     return h.hexdigest()
 
 
-def _tree(model, optimizer):
+def state(model: Sequential, optimizer: Optimizer | None = None) -> dict:
+    """What a trained model holds beyond its configuration: ``params`` (every
+    tensor by name), ``buffers`` (per layer that keeps state) and, with an
+    optimizer, ``optimizer`` (its ``state_dict``). ``load_state`` puts it
+    back into a model of the same configuration."""
     if optimizer is not None and optimizer.params is not model.parameters():
         raise ValueError("optimizer was built for another model's parameters")
-    tree = {
-        "config": json.dumps({"format": FORMAT, "version": VERSION, "model": model.config(),
-                              "optimizer": None if optimizer is None else
-                              {"type": type(optimizer).__name__}}),
-        "params": model.parameters().state_dict(),
-        "buffers": {str(i): b for i, layer in enumerate(model.layers) if (b := layer.buffers())},
-    }
+    tree = {"params": model.parameters().state_dict(),
+            "buffers": {str(i): b for i, layer in enumerate(model.layers) if (b := layer.buffers())}}
     if optimizer is not None:
         tree["optimizer"] = optimizer.state_dict()
+    return tree
+
+
+def load_state(model: Sequential, optimizer: Optimizer | None, tree: dict) -> None:
+    """Load what ``state`` gave into ``model`` (and ``optimizer``), every
+    value checked as the constructors check it (``Parameters`` and
+    ``Optimizer.load_state_dict``, ``Layer.load_buffers``)."""
+    model.parameters().load_state_dict(tree.get("params", {}))
+    buffers = tree.get("buffers", {})
+    expected = {str(i) for i, layer in enumerate(model.layers) if layer.buffers()}
+    if not isinstance(buffers, dict) or set(buffers) != expected:
+        raise ValueError(f"buffers {sorted(buffers) if isinstance(buffers, dict) else buffers!r} do not match "
+                         f"the layers that keep state {sorted(expected)}")
+    for i, layer_state in buffers.items():
+        model.layers[int(i)].load_buffers(layer_state)
+    if optimizer is not None:
+        optimizer.load_state_dict(tree["optimizer"])
+
+
+def _tree(model, optimizer):
+    tree = {"config": json.dumps({"format": FORMAT, "version": VERSION, "model": model.config(),
+                                  "optimizer": None if optimizer is None else {"type": type(optimizer).__name__}}),
+            **state(model, optimizer)}
     tree["digest"] = _digest(io.flatten(tree))
     return tree
 
@@ -125,14 +147,7 @@ def _build(tree, with_optimizer, backend):
         layers.append(cls(**spec["config"]))
     model = Sequential(layers, loss=mc["loss"], l2=mc["l2"], l1=mc["l1"], dtype=mc["dtype"],
                        backend=backend, seed=mc["seed"])
-    model.parameters().load_state_dict(tree.get("params", {}))
-    buffers = tree.get("buffers", {})
-    expected = {str(i) for i, layer in enumerate(model.layers) if layer.buffers()}
-    if not isinstance(buffers, dict) or set(buffers) != expected:
-        raise ValueError(f"buffers {sorted(buffers) if isinstance(buffers, dict) else buffers!r} do not match "
-                         f"the layers that keep state {sorted(expected)}")
-    for i, state in buffers.items():
-        model.layers[int(i)].load_buffers(state)
+    load_state(model, None, tree)
     saved = config.get("optimizer")
     if (saved is None) != ("optimizer" not in tree):
         raise ValueError("the config and the stored optimizer state disagree")

@@ -21,7 +21,7 @@ from .layers import Activation, BatchNorm, Dense, Dropout
 from .losses import LOSS_KINDS
 
 __all__ = ["CompiledStep", "compiled_step", "compiled_forward", "supported", "forward_supported", "SERIAL_BELOW",
-           "CHUNKS", "CHUNKED", "CHUNK_MIN_ROWS", "chunk_rows",
+           "CHUNKS", "CHUNKED", "CHUNK_MIN_ROWS",
            "INFER_ROWS"]
 
 # A step runs the serial twin of the kernel (every loop on the calling
@@ -45,13 +45,6 @@ SERIAL_BELOW = 5_000_000
 CHUNKS = 2
 CHUNKED = (1 << 17, SERIAL_BELOW)
 CHUNK_MIN_ROWS = 32
-
-
-def chunk_rows(batch, chunks):
-    """Rows per chunk of a data-parallel step (the kernel's rule,
-    ``kernels/cpu/step.chunk_rows``)."""
-    from .kernels.cpu.step import chunk_rows as rule
-    return rule(batch, chunks)
 
 
 def forward_supported(model):

@@ -39,9 +39,8 @@ except ImportError:
     raise ImportError("fastnn.sklearn needs scikit-learn: pip install 'fastnn-numba[sklearn]'") from None
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, r2_score
+from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -59,7 +58,7 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 # scikit-learn's activation names, and fastnn's
 _ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                 "leaky_relu": "leaky_relu", "linear": "linear", "sigmoid": "sigmoid"}
-_ACTIVATION_LAYERS = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+_ACTIVATION_LAYERS = {cls.name: cls for cls in (ReLU, LeakyReLU, Sigmoid, Tanh)}
 _SOLVERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
 
 
@@ -488,8 +487,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
         kind = type_of_target(y)
         self._multilabel = kind == "multilabel-indicator"
         if self._multilabel:
-            self._label_binarizer = LabelBinarizer().fit(y)
-            self.classes_ = self._label_binarizer.classes_
+            self.classes_ = np.arange(y.shape[1])           # the columns, as scikit-learn names them
             self._loss_name = "binary_cross_entropy"
             self.out_activation_ = "logistic"
             return
@@ -519,32 +517,26 @@ class MLPClassifier(ClassifierMixin, _MLP):
 
     def predict(self, X):
         """Class labels (an indicator matrix for multilabel targets)."""
-        z = self._forward(X)
-        if not np.isfinite(z).all():
-            raise ValueError("the model's outputs are not finite: its weights hold NaN or infinity")
-        if self._multilabel:
-            return (z > 0).astype(int)
-        if z.shape[1] == 1:
-            return self.classes_[(z[:, 0] > 0).astype(np.intp)]
-        return self.classes_[np.argmax(z, axis=1)]
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        with _threads(self.n_threads):
+            index = self.model_.predict(X)          # the model's rule, refusing non-finite outputs
+        return index if self._multilabel else self.classes_[index]
 
     def _score_model(self, X, y):
-        """Validation accuracy from encoded targets (early stopping)."""
-        z = self.model_.forward(X)
-        if self._multilabel:
-            return accuracy_score(y, (z > 0).astype(float))
-        if z.shape[1] == 1:
-            return accuracy_score(y[:, 0], (z[:, 0] > 0).astype(float))
-        return accuracy_score(y, np.argmax(z, axis=1))
+        """Validation accuracy (subset accuracy for multilabel targets) from
+        encoded targets, for early stopping."""
+        index = self.model_.predict(X)
+        truth = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+        right = truth == index
+        return float((right.all(axis=1) if right.ndim == 2 else right).mean())
 
     def _onnx_head(self, g, model, logits, elem):
         onnx = g.onnx
         int64 = onnx.TensorProto.INT64
-        if self._multilabel:
-            g.node("Sigmoid", [logits], "probabilities")
-            g.node("Cast", [g.node("Greater", [logits, g.constant("zero", 0.0)])], "label", to=int64)
-            n = model.out_features
-            return [("label", [None, n], int64), ("probabilities", [None, n], elem)]
+        if self._multilabel:                       # the labels are the columns: the model's own outputs
+            from .onnx import _default_head
+            return _default_head(g, model, logits, elem)
         if model.out_features == 1:
             p = g.node("Sigmoid", [logits])
             g.node("Concat", [g.node("Sub", [g.constant("one", np.ones((1, 1))), p]), p], "probabilities", axis=1)

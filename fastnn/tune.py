@@ -369,31 +369,33 @@ def local_executor(workers: int | None = None, threads_per_worker: int | None = 
 # seconds an idle loky worker waits for the next search before it exits
 LOKY_IDLE_S = 300
 
-# fastnn's own loky pool, kept between searches: (workers, threads) and the
-# pool. Not loky's global reusable executor: joblib (scikit-learn's n_jobs)
-# takes that one over with its own subclass and cannot use a plain one.
-_KEPT = {}
+# fastnn's own loky pool, kept between searches, with the (workers, threads)
+# it was started for. Not loky's global reusable executor: joblib
+# (scikit-learn's n_jobs) takes that one over with its own subclass and
+# cannot use a plain one.
+_kept = None
 
 
 def _close_kept():
     # at exit, while the modules loky's callbacks use are still there
-    for pool in _KEPT.values():
-        pool.shutdown(wait=False)
-    _KEPT.clear()
+    global _kept
+    if _kept is not None:
+        _kept[1].shutdown(wait=False)
+        _kept = None
+
+
+atexit.register(_close_kept)
 
 
 def _kept_pool(loky, workers, threads):
-    if not _KEPT:
-        atexit.unregister(_close_kept)
-        atexit.register(_close_kept)
-    key = (workers, threads)
-    pool = _KEPT.get(key)
-    if pool is None or pool._flags.broken or pool._flags.shutdown:
-        for old in _KEPT.values():                      # one kept pool at a time
-            old.shutdown(wait=False)
-        _KEPT.clear()
-        pool = _KEPT[key] = loky.ProcessPoolExecutor(max_workers=workers, timeout=LOKY_IDLE_S,
-                                                     env=_worker_env(threads))
+    global _kept
+    if _kept is not None:
+        key, pool = _kept
+        if key == (workers, threads) and not pool._flags.broken and not pool._flags.shutdown:
+            return pool
+        _close_kept()                                  # one kept pool at a time
+    pool = loky.ProcessPoolExecutor(max_workers=workers, timeout=LOKY_IDLE_S, env=_worker_env(threads))
+    _kept = ((workers, threads), pool)
     return pool
 
 

@@ -290,7 +290,8 @@ def _targets(loss, out, rows, rng):
 def test_data_parallel_step_equals_the_whole_batch_step(loss, out, batch, dtype):
     """Chunks of the batch on a thread each, their gradients summed: the
     same step to rounding (a 203-row batch leaves a short last chunk)."""
-    from fastnn.compiled import CHUNK_MIN_ROWS, chunk_rows
+    from fastnn.compiled import CHUNK_MIN_ROWS
+    from fastnn.kernels.cpu.step import chunk_rows
     rng = np.random.default_rng(4)
     X = rng.standard_normal((batch, 40))
     y = _targets(loss, out, batch, rng)
