@@ -10,8 +10,11 @@ are plain arithmetic, integer shifts, selects and fused multiply-adds
 costs about 0.4 ns per core on the 2-core Zen 4 development machine (a
 vectorised loop over 10M elements), where ``math.exp`` costs several ns.
 
-Scope: float32 only. A float64 argument goes to ``math`` (accurate, scalar):
+Scope: float32. A float64 argument goes to ``math`` (accurate, scalar):
 float32 is the speed dtype, float64 the accuracy one (gradient checks).
+The one exception is ``exp64``, a float64 exp within 1 ulp of NumPy's
+that a kernel calls by name where float64 is the speed dtype too: the
+course's loop, which runs the notebooks in float64.
 
 Accuracy (float32, against float64 NumPy, tested in
 ``tests/test_vecmath.py`` over the whole range and the special values):
@@ -249,6 +252,51 @@ def tanh32(x):
     return small if a < _TANH_POLY else (x if x != x else big)
 
 
+# float64 exp, for the kernels that opt in (the course's sigmoid): the same
+# scheme as exp32, with a degree-13 Taylor polynomial on |r| <= ln2/2 (its
+# truncation error is below 1e-17, so the rounding of the Horner steps is all
+# that is left: within 2 ulp of NumPy, tested)
+_MAGIC64 = np.float64(6755399441055744.0)            # 1.5 * 2^52
+_LOG2E64 = np.float64(1.4426950408889634)
+_LN2_HI64 = np.float64(6.93147180369123816490e-01)    # 32 significant bits: n * _LN2_HI64 is exact
+_LN2_LO64 = np.float64(1.90821492927058770002e-10)
+_EXP_MAX64 = np.float64(710.0)
+_EXP_MIN64 = np.float64(-746.0)
+_ONE64 = np.float64(1.0)
+_C64 = tuple(np.float64(1.0 / math.factorial(k)) for k in range(13, 1, -1))   # 1/13! ... 1/2!
+_HALF_BIAS64 = np.int64(1023) - (np.float64(_MAGIC64).view(np.int64) >> np.int64(1))
+
+
+def exp64(x):
+    """exp(x) for float64 x, vectorisable (``math.exp`` is a libm call)."""
+    # max/min keep a nan (each returns its first argument unless the second
+    # compares greater / smaller); the conditional form of exp32 made numba's
+    # inliner lose track of a variable here
+    xc = min(max(x, _EXP_MIN64), _EXP_MAX64)
+    t = fmuladd(xc, _LOG2E64, _MAGIC64)
+    tb = np.float64(t).view(np.int64)
+    nf = t - _MAGIC64
+    r = fmuladd(nf, -_LN2_LO64, fmuladd(nf, -_LN2_HI64, xc))
+    p = _C64[0]
+    p = fmuladd(p, r, _C64[1])
+    p = fmuladd(p, r, _C64[2])
+    p = fmuladd(p, r, _C64[3])
+    p = fmuladd(p, r, _C64[4])
+    p = fmuladd(p, r, _C64[5])
+    p = fmuladd(p, r, _C64[6])
+    p = fmuladd(p, r, _C64[7])
+    p = fmuladd(p, r, _C64[8])
+    p = fmuladd(p, r, _C64[9])
+    p = fmuladd(p, r, _C64[10])
+    p = fmuladd(p, r, _C64[11])
+    p = fmuladd(p, r, _ONE64)
+    p = fmuladd(p, r, _ONE64)
+    h = tb >> np.int64(1)
+    s1 = np.int64((h + _HALF_BIAS64) << np.int64(52)).view(np.float64)
+    s2 = np.int64((tb - h + _HALF_BIAS64) << np.int64(52)).view(np.float64)
+    return (p * s1) * s2
+
+
 # The Python versions (what the CUDA simulator runs) compute on NumPy
 # scalars, which warn where the compiled code silently overflows to inf.
 
@@ -324,7 +372,7 @@ def _math_tanh(x):
     return math.tanh(x)
 
 
-for _fn in (_log32, exp32, log32, log1p32, tanh32):
+for _fn in (_log32, exp32, exp64, log32, log1p32, tanh32):
     _jit_too(_fn)
 _register(exp, exp32, _math_exp)
 _register(log, log32, _math_log)

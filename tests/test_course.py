@@ -111,17 +111,23 @@ def test_course_layout_errors_name_the_argument():
 
 
 @pytest.mark.parametrize("opt", ["gd", "momentum", "adam"])
-@pytest.mark.parametrize("batch,dropout,lambd", [(300, False, 0.0), (64, True, 0.7), (7, False, 0.0)])
-def test_course_kernel_matches_its_reference(opt, batch, dropout, lambd):
+@pytest.mark.parametrize("batch,dropout,lambd", [(300, False, 0.0), (64, True, 0.7), (7, False, 0.0),
+                                                 (300, True, 0.0), (256, True, 0.0)])
+@pytest.mark.parametrize("dims", [[2, 10, 5, 1], [2, 7, 6, 3, 1], [2, 1, 9, 2]])
+def test_course_kernel_matches_its_reference(opt, batch, dropout, lambd, dims):
     """kernels/cpu/course.py against kernels/ref/course.py: mini-batches in
-    permuted order, fixed dropout masks, L2, every optimizer."""
+    permuted order, fixed dropout masks, L2, every optimizer, layer widths
+    that leave every size of last block (the kernel sums four or two rows
+    per pass)."""
     from fastnn.course import _engine
     from fastnn.testing import assert_close
     X, Y, _, _ = init.load_dataset()
-    p = init.initialize_parameters_he([2, 10, 5, 1])
+    p = init.initialize_parameters_he(dims)
+    if dims[-1] > 1:
+        Y = np.vstack([Y, 1 - Y])
     rng = np.random.default_rng(0)
-    perms = np.array([rng.permutation(300) for _ in range(6)])
-    masks = (rng.random((15, 300)) < 0.8).astype(float) if dropout else None
+    perms = np.array([rng.permutation(300) for _ in range(6)]) if batch in (64, 7) else None   # 256: in order
+    masks = (rng.random((sum(dims[1:-1]), 300)) < 0.8).astype(float) if dropout else None
     kw = dict(optimizer=opt, lambd=lambd, keep_prob=0.8 if dropout else 1.0, masks=masks, perms=perms,
               batch_size=batch, every=2)
     lrs = np.full(6, 0.05)
