@@ -276,19 +276,21 @@ def compiled_forward(model, x, y=None):
     """Inference-mode logits of ``x`` (validated, the model's dtype), and with
     ``y`` (as ``Sequential._y`` makes it) each example's data loss.
 
-    Blocks of ``INFER_ROWS`` rows each run as one compiled call
-    (``kernels/cpu/step.forward_eval``: every layer's serial kernel, the same
-    code the training step of a small network runs, so nothing compiles twice),
-    spread over ``numba.get_num_threads()`` Python threads (the kernels release
-    the GIL). Each row's result depends on the rows of its block only, and the
-    blocks depend on the shapes only: the same bits for any thread count.
+    Blocks of ``INFER_ROWS`` rows (``kernels/cpu/step.forward_eval``: every
+    layer's serial kernel, the same code the training step of a small
+    network runs, so nothing compiles twice). Below ``INFER_THREADED`` one
+    compiled call runs them all; above it they are spread over
+    ``numba.get_num_threads()`` Python threads (the kernels release the
+    GIL), a call per block. Each row's result depends on the rows of its
+    block only, and the blocks depend on the shapes only: the same bits for
+    any thread count.
     """
     import numba
 
     from .kernels.cpu import step as k
     m = x.shape[0]
     rows = min(m, INFER_ROWS)
-    prog = _Program(model, rows)
+    prog = _inference_program(model, rows)
     running = prog.running()
     params = model.parameters().data
     logits = _arrays.empty((m, model.out_features), x.dtype)
@@ -297,25 +299,33 @@ def compiled_forward(model, x, y=None):
     code = c.LOSS_NONE if y is None else kind.code
     labels = y if y is not None and kind.labels else np.zeros(0, np.intp)
     targets = y if y is not None and not kind.labels else np.zeros((0, model.out_features), x.dtype)
+    with_loss = code != c.LOSS_NONE
 
-    def block(r0):
-        r1 = min(m, r0 + rows)
+    def run(r0, r1):
         acts = _arrays.empty(prog.acts_size, x.dtype)
         work = _arrays.empty(2 * rows * model.out_features, x.dtype)        # the loss's gradient and probabilities
-        with_loss = code != c.LOSS_NONE
         k.forward_eval(logits[r0:r1], loss[r0:r1] if with_loss else loss, work[:work.size // 2],
-                       work[work.size // 2:], acts, params, running,
-                       prog.prog, prog.fprog, x[r0:r1], labels[r0:r1] if with_loss and kind.labels else labels,
-                       targets[r0:r1] if with_loss and not kind.labels else targets, code)
+                       work[work.size // 2:], acts, params, running, prog.prog, prog.fprog, x[r0:r1],
+                       labels[r0:r1] if with_loss and kind.labels else labels,
+                       targets[r0:r1] if with_loss and not kind.labels else targets, code, rows)
 
     starts = range(0, m, rows)
     threads = min(len(starts), numba.get_num_threads()) if m * prog.macs >= INFER_THREADED else 1
     if threads <= 1:
-        for r0 in starts:
-            block(r0)
+        run(0, m)                          # every block in one call: a call per block cost more than a small block
     else:
-        list(_pool(threads).map(block, starts))
+        list(_pool(threads).map(lambda r0: run(r0, min(m, r0 + rows)), starts))
     return logits, (loss if y is not None else None)
+
+
+def _inference_program(model, rows):
+    """The model's ``_Program`` for inference blocks of ``rows`` rows, kept
+    on the model (the last one asked for): the tables depend on the layers'
+    configuration, which is fixed (``Layer.fixed``), and on ``rows``."""
+    kept = model.__dict__.get("_inference_program")
+    if kept is None or kept[0] != rows:
+        kept = model._inference_program = (rows, _Program(model, rows))
+    return kept[1]
 
 
 _POOLS = {}

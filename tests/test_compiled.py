@@ -128,6 +128,18 @@ def test_compiled_inference_same_bits_for_any_thread_count(dtype):
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
 
 
+def test_compiled_inference_one_call_equals_a_call_per_block(dtype, monkeypatch):
+    """Below INFER_THREADED one compiled call runs every block; above it the
+    blocks go to threads, a call each: the same blocks, the same bits."""
+    from fastnn import compiled
+    model, x, y = _trained(dtype)
+    one = compiled.compiled_forward(model, x, y)
+    monkeypatch.setattr(compiled, "INFER_THREADED", 0)
+    per_block = compiled.compiled_forward(model, x, y)
+    np.testing.assert_array_equal(one[0], per_block[0])
+    np.testing.assert_array_equal(one[1], per_block[1])
+
+
 def _plain(loss, out, dtype=np.float64):
     return fastnn.Sequential([fastnn.Dense(4, 12, "relu"), fastnn.Dense(12, 8, "tanh"), fastnn.Dense(8, out)],
                              loss=loss, dtype=dtype, seed=5)

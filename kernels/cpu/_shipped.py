@@ -226,6 +226,11 @@ def _workload():
                     compiled.SERIAL_BELOW = old
                 model.evaluate(x, y)
                 model.predict(x)
+                old, compiled.INFER_THREADED = compiled.INFER_THREADED, 0     # blocks on threads, a call each
+                try:
+                    model.evaluate(np.vstack([x] * 6), np.concatenate([y] * 6))
+                finally:
+                    compiled.INFER_THREADED = old
     # fastnn.course: its training loop (one signature serves every model) and the functions' kernels
     from fastnn.course import gradient_checking, initialization, regularization
     X, Y, _, _ = initialization.load_dataset()

@@ -387,26 +387,38 @@ def train_step(params, grads, state1, state2, hyper, opt_code,
 
 @functools.partial(serial, python=True)
 @kernel
-def forward_eval(logits, loss, gbuf, pbuf, acts, params, running, prog, fprog, X, labels, targets, loss_code):
-    """Inference-mode forward of the rows ``X`` into ``logits`` (batch, out):
-    batch norm normalizes with its running statistics, dropout is the
-    identity. With ``loss_code`` other than ``LOSS_NONE`` also each row's
-    data loss into ``loss`` (``gbuf``/``pbuf``: flat workspaces of batch *
-    out for the loss kernel's gradient and probabilities). ``prog``,
-    ``fprog``, ``acts`` and ``running`` as in ``train_step``.
+def forward_eval(logits, loss, gbuf, pbuf, acts, params, running, prog, fprog, X, labels, targets, loss_code,
+                 block):
+    """Inference-mode forward of the rows ``X`` into ``logits`` (batch, out),
+    ``block`` rows at a time: batch norm normalizes with its running
+    statistics, dropout is the identity. With ``loss_code`` other than
+    ``LOSS_NONE`` also each row's data loss into ``loss`` (``gbuf``/``pbuf``:
+    flat workspaces of block * out for the loss kernel's gradient and
+    probabilities; ``labels`` or ``targets`` for every row of ``X``).
+    ``prog``, ``fprog``, ``running`` as in ``train_step``, ``acts`` sized
+    for ``block`` rows.
+
+    A row's result depends on its block only, and a block is the same
+    whether one call runs them all or each thread runs some in calls of its
+    own (``fastnn.compiled.compiled_forward``): the same bits either way.
 
     Compiled as the serial twin only: it calls the kernels the serial
     training step calls, with the same argument types, so once a small
     network has trained nothing here compiles again.
     """
-    batch = X.shape[0]
+    m = X.shape[0]
     # training's buffers, empty: of the types train_step passes, so that both
     # run one compiled _forward
     stats, masks, offsets = np.empty(0, np.float64), np.empty(0, np.uint8), np.empty(0, np.uint64)
-    z = _forward(acts, X, params, running, stats, offsets, offsets, offsets, offsets, masks, prog, fprog, False, 0)
-    _copy(logits, z)
-    if loss_code != LOSS_NONE:
-        _data_loss(loss[:batch], _view(gbuf, 0, batch, z.shape[1]), pbuf, z, labels, targets, loss_code)
+    for r0 in range(0, m, block):
+        r1 = min(m, r0 + block)
+        z = _forward(acts, X[r0:r1], params, running, stats, offsets, offsets, offsets, offsets, masks, prog, fprog,
+                     False, 0)
+        _copy(logits[r0:r1], z)
+        if loss_code != LOSS_NONE:
+            _data_loss(loss[r0:r1], _view(gbuf, 0, r1 - r0, z.shape[1]), pbuf, z,
+                       labels[r0:r1] if labels.shape[0] else labels,
+                       targets[r0:r1] if targets.shape[0] else targets, loss_code)
 
 
 # The same step on the calling thread only (every kernel's serial twin), for
