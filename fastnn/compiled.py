@@ -22,7 +22,7 @@ from .losses import LOSS_KINDS
 
 __all__ = ["CompiledStep", "compiled_step", "compiled_forward", "supported", "forward_supported", "SERIAL_BELOW",
            "CHUNKS", "CHUNKED", "CHUNK_MIN_ROWS",
-           "INFER_ROWS"]
+           "INFER_ROWS", "inference_rows"]
 
 # A step runs the serial twin of the kernel (every loop on the calling
 # thread; ``kernels/cpu/_jit.serial``) when batch x multiply-adds per example
@@ -264,19 +264,36 @@ def compiled_step(model, optimizer, max_batch, quiet=False):
     return step
 
 
-# Rows per call of compiled inference: the activations of a block stay in
-# cache, and the blocks run on a thread each, once rows x multiply-adds per
-# example reach INFER_THREADED (below it, handing blocks to the pool's
-# threads costs more than running them here; bench/NOTES.md).
-INFER_ROWS = 256
+# Rows per block of compiled inference: the largest power of two (at least
+# 64, at most INFER_ROWS) that keeps a block's activations within
+# INFER_BLOCK_BYTES, so that a power-of-two batch splits into blocks evenly
+# over the threads; the blocks run in one call, or on a thread each once rows
+# x multiply-adds per example reach INFER_THREADED (below it, handing blocks
+# to the pool's threads costs more than running them here; bench/NOTES.md).
+INFER_ROWS = 1024
+INFER_BLOCK_BYTES = 8 << 20
 INFER_THREADED = 1 << 24
+
+
+def inference_rows(model, itemsize):
+    """Rows per inference block for ``model`` in a dtype of ``itemsize``
+    bytes: a function of the model's shape only, so every row's result is
+    the same for any number of rows around it and any thread count."""
+    features = per_row = model.in_features
+    for layer in model.layers:
+        features = layer.output_features(features)
+        per_row += features
+    rows = 64
+    while rows * 2 <= INFER_ROWS and rows * 2 * per_row * itemsize <= INFER_BLOCK_BYTES:
+        rows *= 2
+    return rows
 
 
 def compiled_forward(model, x, y=None):
     """Inference-mode logits of ``x`` (validated, the model's dtype), and with
     ``y`` (as ``Sequential._y`` makes it) each example's data loss.
 
-    Blocks of ``INFER_ROWS`` rows (``kernels/cpu/step.forward_eval``: every
+    Blocks of ``inference_rows`` rows (``kernels/cpu/step.forward_eval``: every
     layer's serial kernel, the same code the training step of a small
     network runs, so nothing compiles twice). Below ``INFER_THREADED`` one
     compiled call runs them all; above it they are spread over
@@ -289,7 +306,7 @@ def compiled_forward(model, x, y=None):
 
     from .kernels.cpu import step as k
     m = x.shape[0]
-    rows = min(m, INFER_ROWS)
+    rows = min(m, inference_rows(model, x.dtype.itemsize))
     prog = _inference_program(model, rows)
     running = prog.running()
     params = model.parameters().data

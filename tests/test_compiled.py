@@ -95,12 +95,14 @@ def _trained(dtype, loss="softmax_cross_entropy", out=4):
 
 
 @pytest.mark.parametrize("loss,out", [("softmax_cross_entropy", 4), ("binary_cross_entropy", 2)])
-def test_compiled_inference_equals_layer_by_layer(loss, out, dtype):
-    # 600 rows: three blocks of INFER_ROWS, the last one short
-    from fastnn.compiled import INFER_ROWS, compiled_forward
+def test_compiled_inference_equals_layer_by_layer(loss, out, dtype, monkeypatch):
+    # 600 rows in blocks of 256: three blocks, the last one short
+    from fastnn import compiled
+    from fastnn.compiled import compiled_forward
     from fastnn.losses import LOSS_KINDS
+    monkeypatch.setattr(compiled, "INFER_ROWS", 256)
     model, x, y = _trained(dtype, loss, out)
-    assert x.shape[0] > 2 * INFER_ROWS
+    assert x.shape[0] > 2 * compiled.inference_rows(model, x.dtype.itemsize)
     logits, per_example = compiled_forward(model, x, y)
     expect = model._forward(x, training=False)          # layer by layer
     testing.assert_close(logits, expect, "reduction")
@@ -112,10 +114,13 @@ def test_compiled_inference_equals_layer_by_layer(loss, out, dtype):
         assert ev["accuracy"] == pytest.approx(float(np.mean(logits.argmax(axis=1) == y)))
 
 
-def test_compiled_inference_same_bits_for_any_thread_count(dtype):
+def test_compiled_inference_same_bits_for_any_thread_count(dtype, monkeypatch):
     import numba
 
+    from fastnn import compiled
     from fastnn.compiled import compiled_forward
+    monkeypatch.setattr(compiled, "INFER_ROWS", 256)
+    monkeypatch.setattr(compiled, "INFER_THREADED", 0)       # blocks on threads, even this small
     model, x, y = _trained(dtype)
     runs = []
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
@@ -132,12 +137,25 @@ def test_compiled_inference_one_call_equals_a_call_per_block(dtype, monkeypatch)
     """Below INFER_THREADED one compiled call runs every block; above it the
     blocks go to threads, a call each: the same blocks, the same bits."""
     from fastnn import compiled
+    monkeypatch.setattr(compiled, "INFER_ROWS", 256)          # 600 rows: three blocks
     model, x, y = _trained(dtype)
     one = compiled.compiled_forward(model, x, y)
     monkeypatch.setattr(compiled, "INFER_THREADED", 0)
     per_block = compiled.compiled_forward(model, x, y)
     np.testing.assert_array_equal(one[0], per_block[0])
     np.testing.assert_array_equal(one[1], per_block[1])
+
+
+def test_inference_rows_keep_a_block_within_its_bytes():
+    from fastnn import compiled
+    tiny = fastnn.Sequential([fastnn.Dense(2, 20, "relu"), fastnn.Dense(20, 1)], loss="binary_cross_entropy")
+    assert compiled.inference_rows(tiny, 4) == compiled.INFER_ROWS
+    wide = fastnn.Sequential([fastnn.Dense(3000, 10)])           # 3010 values a row
+    rows = compiled.inference_rows(wide, 8)
+    assert rows & (rows - 1) == 0 and 64 <= rows < compiled.INFER_ROWS      # a power of two
+    assert rows * 3010 * 8 <= compiled.INFER_BLOCK_BYTES < 2 * rows * 3010 * 8
+    widest = fastnn.Sequential([fastnn.Dense(40000, 1)], loss="binary_cross_entropy")
+    assert compiled.inference_rows(widest, 8) == 64                # never fewer than 64 rows
 
 
 def _plain(loss, out, dtype=np.float64):
