@@ -6,9 +6,13 @@ networks are a few units wide, so a step is microseconds of arithmetic and
 any per-step dispatch would dominate. Activations stay in the course layout,
 ``(n_l, mb)`` rows with the examples contiguous, so every loop runs over
 examples and vectorises whatever the layer widths (2, 5, 10 units); there
-is no BLAS call, whose fixed cost exceeds such a product. Sums over the
-examples (dW, db, the cost) run in column order, so results do not depend
-on anything but the data.
+is no BLAS call, whose fixed cost exceeds such a product. Each pass over
+the examples reads up to four input rows and writes two output rows (the
+helpers below), and the sigmoid's exp is ``vecmath.exp64``, which
+vectorises. The kernel is serial and its sums over the examples (dW, db,
+the cost) split across vector lanes in an order the compiled code fixes
+(``reassoc``): results depend on the data and the machine's vector width
+only. Timings and what was tried: ``bench/NOTES.md``.
 """
 import math
 
