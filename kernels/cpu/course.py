@@ -47,7 +47,10 @@ def _update(p, g, v, s, lo, hi, shift, lr, code, b1, b2, eps, bc1, bc2):
 # dropout and the relu derivative), so no row is read twice. The sums are
 # written as fused multiply-adds in two chains, which LLVM keeps as written
 # (it reassociates plain adds into one long chain): the loops are bound by
-# the latency of their longest chain, not by the arithmetic.
+# the latency of their longest chain, not by the arithmetic. Hidden rows go
+# two per pass (the ...2 helpers: each input row loaded once for both); a
+# lone last row has helpers of its own, because pairing it with a spare row
+# made the L2 and dropout runs 5-8% slower (bench/NOTES.md).
 
 @kernel(inline=True)
 def _acc(dst, r, src, q0, q1, q2, q3, w0, w1, w2, w3, c, mb, first):
