@@ -77,6 +77,14 @@ HYPER_BC1 = 6        # Adam's bias corrections 1 - beta^t, computed on the host
 HYPER_BC2 = 7
 HYPER_SLOTS = 8
 
+# ``counters``: the int64 device state of a replayed GPU step
+# (``fastnn/device_step.py``), advanced on the device by the step itself, so
+# a replay (or a CUDA graph) needs no new arguments. The bias corrections are
+# then computed on the device from COUNTER_T (HYPER_BC1/2 are not read).
+COUNTER_BATCH = 0    # the epoch's next batch: its rows and its slot in the cost buffer
+COUNTER_T = 1        # the optimizer's updates so far (Adam's t)
+COUNTER_SLOTS = 2
+
 # ---- the course's training loop (kernels/*/course.py) -------------------------------
 # slots of its float64 ``hyper``
 COURSE_LAMBD = 0          # the course's L2 lambda (0: none)

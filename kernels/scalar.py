@@ -95,19 +95,6 @@ def adam_element(p, g, m, v, beta1, beta2, step, rsqrt_bc2, eps, shrink, weight_
     return p - step * m / (math.sqrt(v) * rsqrt_bc2 + eps), m, v
 
 
-def softmax_ce_row(loss, dlogits, probs, logits, labels, i, s, zmax, inv_m):
-    """Finish row i of softmax cross-entropy after ``row_softmax`` gave
-    (s, zmax): normalise probs, accumulate (p - onehot) / m, write the loss."""
-    inv = type(s)(1) / s
-    for j in range(logits.shape[1]):
-        p = probs[i, j] * inv
-        probs[i, j] = p
-        dlogits[i, j] += p * inv_m
-    lab = labels[i]
-    dlogits[i, lab] -= inv_m
-    loss[i] = math.log(s) - (logits[i, lab] - zmax)
-
-
 def bce_element(z, y):
     """Binary cross-entropy of one logit z and target y: returns
     (max(z, 0) - z y + log(1 + exp(-|z|)), sigmoid(z) - y)."""

@@ -67,3 +67,32 @@ def column_sum(part, s):
     total = part[0, c]
     cuda.syncthreads()
     return total
+
+
+@cuda.jit(device=True)
+def column_welford(pn, pmean, pm2, n, mean, m2):
+    """Merge the (count, mean, sum of squared deviations) partials of a
+    column's ROWS row groups in a fixed tree (Chan et al.'s pairwise
+    update); every thread of the column gets the merged (mean, m2).
+
+    ``pn``, ``pmean``, ``pm2``: shared (ROWS, COLS) float64 arrays. Ends
+    with a barrier, so they may be reused.
+    """
+    c, r = cuda.threadIdx.x, cuda.threadIdx.y
+    pn[r, c], pmean[r, c], pm2[r, c] = n, mean, m2
+    cuda.syncthreads()
+    h = ROWS // 2
+    while h > 0:
+        if r < h:
+            na, nb = pn[r, c], pn[r + h, c]
+            if nb > 0.0:
+                tot = na + nb
+                delta = pmean[r + h, c] - pmean[r, c]
+                pmean[r, c] += delta * (nb / tot)
+                pm2[r, c] += pm2[r + h, c] + delta * delta * (na * nb / tot)
+                pn[r, c] = tot
+        cuda.syncthreads()
+        h //= 2
+    mean, m2 = pmean[0, c], pm2[0, c]
+    cuda.syncthreads()
+    return mean, m2

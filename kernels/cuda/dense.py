@@ -20,12 +20,21 @@ deterministic), then two accumulating GEMMs (beta = 1).
 import functools
 import os
 
+import numpy as np
 from numba import cuda
 
 from ..codes import LINEAR
 from ._launch import SIMULATOR, grid_1d, on_device
 from ._reduce import COLS, ROWS, column_grid, column_sum
 from .activations import act, dact
+from .dropout import _byte
+
+
+@functools.lru_cache(maxsize=None)
+def no_mask():
+    """An empty dropout mask for ``dz_db_kernel``: no fused dropout (one
+    device array per process)."""
+    return cuda.device_array(0, np.uint8)
 
 TILE = 4 if SIMULATOR else 16      # tile edge; 4 in the simulator (see _launch)
 
@@ -91,25 +100,61 @@ def bias_act_kernel(c, bias, act_code, alpha):
 
 
 @cuda.jit
-def dz_db_kernel(dz, db, dout, out, act_code, alpha):
-    # dz = dout * f'(out), elementwise; db[j] += sum over the batch of dz[:, j].
-    # One block per tile of COLS columns, its ROWS row groups splitting the
-    # batch (see _reduce); the column sums fold in a fixed tree, in the
-    # layer's dtype like the GEMMs around them.
+def bias_act_dropout_kernel(a, y, mask, bias, act_code, alpha, offsets, slot, seed, threshold, scale):
+    """a = f(c + bias) in place, then inverted dropout of a into y, with its
+    packed keep mask: the epilogue of a Dense layer followed by Dropout.
+
+    a, y: flat views of (m, n); the Philox stream's offset is read from
+    ``offsets[slot]`` on the device, so a replayed step needs no new
+    arguments. One thread per mask byte (8 elements), as ``dropout.py``.
+    """
+    n = bias.shape[0]
+    size = a.size
+    zero = type(scale)(0)
+    offset = offsets[slot]
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for b in range(start, (size + 7) // 8, stride):
+        bits = _byte(seed, offset, b, size, threshold)
+        for k in range(min(8, size - 8 * b)):
+            e = 8 * b + k
+            v = a[e]
+            if bias.shape[0] > 0:
+                v += bias[e % n]
+            v = act(v, act_code, alpha)
+            a[e] = v
+            y[e] = v * scale if (bits >> k) & 1 else zero
+        mask[b] = np.uint8(bits)
+
+
+@cuda.jit
+def dz_db_kernel(dz, db, dout, out, mask, scale, act_code, alpha, accumulate):
+    # dz = dout * f'(out), elementwise, where dout first passes back through
+    # a fused dropout when ``mask`` (packed keep bits of dout, flat) is not
+    # empty: (dout * scale if kept else 0), the order of dropout_backward.
+    # db[j] (+)= sum over the batch of dz[:, j]: accumulated, or written
+    # (a replayed step's gradients need no zeroing). One block per tile of
+    # COLS columns, its ROWS row groups splitting the batch (see _reduce);
+    # the column sums fold in a fixed tree, in the layer's dtype like the
+    # GEMMs around them.
     batch, n = dout.shape
     part = cuda.shared.array((ROWS, COLS), dz.dtype)
     c, r = cuda.threadIdx.x, cuda.threadIdx.y
+    zero = type(alpha)(0)
     for tile in range(cuda.blockIdx.x, (n + COLS - 1) // COLS, cuda.gridDim.x):
         j = tile * COLS + c
-        s = type(alpha)(0)
+        s = zero
         if j < n:
             for i in range(r, batch, ROWS):
-                g = dout[i, j] * dact(out[i, j], act_code, alpha)
+                d = dout[i, j]
+                if mask.size > 0:
+                    e = i * n + j
+                    d = d * scale if (mask[e >> 3] >> (e & 7)) & 1 else zero
+                g = d * dact(out[i, j], act_code, alpha)
                 dz[i, j] = g
                 s += g
         total = column_sum(part, s)         # every thread meets the barriers
         if j < n and r == 0 and db.shape[0] > 0:
-            db[j] += total
+            db[j] = db[j] + total if accumulate else total
 
 
 MAX_TILES = 4 if SIMULATOR else 65535      # grid limit per dimension
@@ -168,7 +213,8 @@ def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
     engine = gemm_engine()
     with on_device([dx, dw, db, dz], [dout, x, w, out]) as (
             (d_dx, d_dw, d_db, d_dz), (d_dout, d_x, d_w, d_out)):
-        dz_db_kernel[column_grid(d_dout.shape[1])](d_dz, d_db, d_dout, d_out, act_code, alpha)
+        dz_db_kernel[column_grid(d_dout.shape[1])](d_dz, d_db, d_dout, d_out, no_mask(), type(alpha)(1),
+                                                    act_code, alpha, True)
         one = type(alpha)(1)
         zero = type(alpha)(0)
         # a zero-length bias: slicing an empty device array fails on a GPU
@@ -184,4 +230,6 @@ def ptx_signatures(ty):
     m = ty[:, ::1]
     return {gemm_kernel: (m, m, m, types.boolean, types.boolean, ty, ty[::1], types.int64, ty),
             bias_act_kernel: (m, ty[::1], types.int64, ty),
-            dz_db_kernel: (m, ty[::1], m, m, types.int64, ty)}
+            bias_act_dropout_kernel: (ty[::1], ty[::1], types.uint8[::1], ty[::1], types.int64, ty,
+                                      types.uint64[::1], types.int64, types.uint64, types.uint64, ty),
+            dz_db_kernel: (m, ty[::1], m, m, types.uint8[::1], ty, types.int64, ty, types.boolean)}

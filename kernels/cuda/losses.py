@@ -1,20 +1,30 @@
 """Losses on logits with fused forward + backward, cuda.
 
-Math and conventions: ``kernels/ref/losses.py``. One thread per row
-(example), grid-stride over rows: each thread owns whole rows of every
-output, so there are no atomics and results are deterministic. (Rows are
-short here, classes <= a few hundred; a warp-per-row variant is the
-optimisation for wide rows.)
+Math and conventions: ``kernels/ref/losses.py``. Softmax cross-entropy
+gives each row LANES threads (a warp on a GPU) that read it together and
+fold its max and sum in a fixed tree; the elementwise losses give a thread
+per row. No atomics: results are deterministic. The fused kernels take
+``accumulate``: add into the gradient (the layer path's contract) or write
+it (a replayed step, whose buffers are not zeroed).
 """
+import math
 
 from numba import cuda
 
 from .. import scalar
-from ._launch import device_function, grid_1d, on_device
+from ._launch import SIMULATOR, MAX_BLOCKS, device_function, grid_1d, on_device
+
+LANES = 4 if SIMULATOR else 32     # threads per row (a power of two)
+RPB = 4 if SIMULATOR else 8        # rows per block
+
+
+def row_grid(rows):
+    """(blocks, threads) for the row kernels: RPB rows of LANES per block."""
+    return max(1, min(MAX_BLOCKS, (rows + RPB - 1) // RPB)), (LANES, RPB)
+
 
 # per-row helpers, one body with the cpu backend
 _row_softmax = device_function(scalar.row_softmax)
-_softmax_ce_row = device_function(scalar.softmax_ce_row)
 _bce_element = device_function(scalar.bce_element)
 
 
@@ -29,16 +39,66 @@ def softmax_forward_kernel(probs, logits):
 
 
 @cuda.jit
-def softmax_cross_entropy_kernel(loss, dlogits, probs, logits, labels):
+def softmax_cross_entropy_kernel(loss, dlogits, probs, logits, labels, accumulate):
+    # LANES threads per row (threadIdx.x) and RPB rows per block: a row's
+    # lanes read it together (coalesced, however wide), and its max and sum
+    # fold through shared memory in a fixed tree, so the result does not
+    # depend on timing. Blocks stride over groups of RPB rows.
     batch, k = logits.shape
-    start, stride = cuda.grid(1), cuda.gridsize(1)
-    for i in range(start, batch, stride):
-        s, zmax = _row_softmax(probs, logits, i)
-        _softmax_ce_row(loss, dlogits, probs, logits, labels, i, s, zmax, type(s)(1) / type(s)(batch))
+    part = cuda.shared.array((RPB, LANES), logits.dtype)
+    lane, r = cuda.threadIdx.x, cuda.threadIdx.y
+    zero = type(logits[0, 0])(0)
+    inv_m = type(zero)(1) / type(zero)(batch)
+    for group in range(cuda.blockIdx.x, (batch + RPB - 1) // RPB, cuda.gridDim.x):
+        i = group * RPB + r
+        live = i < batch        # a ragged last group: idle rows still meet every barrier
+        zmax = logits[i, 0] if live else zero
+        if live:
+            for j in range(lane, k, LANES):
+                zmax = max(zmax, logits[i, j])
+        zmax = _lane_fold(part, zmax, True)
+        s = zero
+        if live:
+            for j in range(lane, k, LANES):
+                e = math.exp(logits[i, j] - zmax)
+                probs[i, j] = e
+                s += e
+        s = _lane_fold(part, s, False)
+        if live:
+            inv = type(zero)(1) / s
+            lab = labels[i]
+            for j in range(lane, k, LANES):
+                p = probs[i, j] * inv
+                probs[i, j] = p
+                g = p * inv_m - inv_m if j == lab else p * inv_m
+                dlogits[i, j] = dlogits[i, j] + g if accumulate else g
+            if lane == 0:
+                loss[i] = math.log(s) - (logits[i, lab] - zmax)
+
+
+@cuda.jit(device=True)
+def _lane_fold(part, v, take_max):
+    """Fold the LANES values of each row of a block in a fixed tree (max or
+    sum); every lane gets the result. Ends with a barrier."""
+    lane, r = cuda.threadIdx.x, cuda.threadIdx.y
+    part[r, lane] = v
+    cuda.syncthreads()
+    h = LANES // 2
+    while h > 0:
+        if lane < h:
+            if take_max:
+                part[r, lane] = max(part[r, lane], part[r, lane + h])
+            else:
+                part[r, lane] += part[r, lane + h]
+        cuda.syncthreads()
+        h //= 2
+    total = part[r, 0]
+    cuda.syncthreads()
+    return total
 
 
 @cuda.jit
-def binary_cross_entropy_kernel(loss, dlogits, logits, y):
+def binary_cross_entropy_kernel(loss, dlogits, logits, y, accumulate):
     batch, k = logits.shape
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, batch, stride):
@@ -49,12 +109,12 @@ def binary_cross_entropy_kernel(loss, dlogits, logits, y):
         for j in range(k):
             term, dz = _bce_element(logits[i, j], y[i, j])
             s += term
-            dlogits[i, j] += dz * inv_n
+            dlogits[i, j] = dlogits[i, j] + dz * inv_n if accumulate else dz * inv_n
         loss[i] = s / type(one)(k)
 
 
 @cuda.jit
-def mean_squared_error_kernel(loss, dpred, pred, y):
+def mean_squared_error_kernel(loss, dpred, pred, y, accumulate):
     batch, k = pred.shape
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, batch, stride):
@@ -64,7 +124,7 @@ def mean_squared_error_kernel(loss, dpred, pred, y):
         for j in range(k):
             r = pred[i, j] - y[i, j]
             s += r * r
-            dpred[i, j] += r * two_inv_n
+            dpred[i, j] = dpred[i, j] + r * two_inv_n if accumulate else r * two_inv_n
         loss[i] = s / type(one)(k)
 
 
@@ -78,19 +138,19 @@ def softmax_cross_entropy(loss, dlogits, probs, logits, labels):
     """loss (batch,), probs; dlogits += (probs - onehot) / batch."""
     with on_device([loss, dlogits, probs], [logits, labels]) as (
             (d_l, d_g, d_p), (d_z, d_lab)):
-        softmax_cross_entropy_kernel[grid_1d(d_z.shape[0])](d_l, d_g, d_p, d_z, d_lab)
+        softmax_cross_entropy_kernel[row_grid(d_z.shape[0])](d_l, d_g, d_p, d_z, d_lab, True)
 
 
 def binary_cross_entropy(loss, dlogits, logits, y):
     """loss (batch,); dlogits += (sigmoid(z) - y) / (batch * k)."""
     with on_device([loss, dlogits], [logits, y]) as ((d_l, d_g), (d_z, d_y)):
-        binary_cross_entropy_kernel[grid_1d(d_z.shape[0])](d_l, d_g, d_z, d_y)
+        binary_cross_entropy_kernel[grid_1d(d_z.shape[0])](d_l, d_g, d_z, d_y, True)
 
 
 def mean_squared_error(loss, dpred, pred, y):
     """loss (batch,); dpred += 2 (pred - y) / (batch * k)."""
     with on_device([loss, dpred], [pred, y]) as ((d_l, d_g), (d_p, d_y)):
-        mean_squared_error_kernel[grid_1d(d_p.shape[0])](d_l, d_g, d_p, d_y)
+        mean_squared_error_kernel[grid_1d(d_p.shape[0])](d_l, d_g, d_p, d_y, True)
 
 
 def ptx_signatures(ty):
@@ -98,6 +158,6 @@ def ptx_signatures(ty):
     from numba import types
     m, v = ty[:, ::1], ty[::1]
     return {softmax_forward_kernel: (m, m),
-            softmax_cross_entropy_kernel: (v, m, m, m, types.intp[::1]),
-            binary_cross_entropy_kernel: (v, m, m, m),
-            mean_squared_error_kernel: (v, m, m, m)}
+            softmax_cross_entropy_kernel: (v, m, m, m, types.intp[::1], types.boolean),
+            binary_cross_entropy_kernel: (v, m, m, m, types.boolean),
+            mean_squared_error_kernel: (v, m, m, m, types.boolean)}

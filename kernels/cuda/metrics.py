@@ -11,10 +11,13 @@ import math
 from numba import cuda, float64
 
 from .. import scalar
+from ..codes import COUNTER_BATCH, COUNTER_T
 from ._launch import device_function, on_device
 from ._reduce import RED, block_sum
 
 _row_argmax = device_function(scalar.row_argmax)
+
+HITS_NONE, HITS_ARGMAX, HITS_THRESHOLD = 0, 1, 2      # step_book_kernel's hit_kind
 
 
 @cuda.jit
@@ -29,23 +32,19 @@ def sum_into_kernel(acc, index, values, scale):
         acc[index] += scale * total
 
 
-@cuda.jit
-def argmax_hits_kernel(hits, index, logits, labels):
-    part = cuda.shared.array(RED, float64)
-    t = cuda.threadIdx.x
+@cuda.jit(device=True)
+def _argmax_partial(t, logits, labels):
+    # thread t's count of rows t, t + RED, ... whose argmax is the label
     s = 0.0
     for i in range(t, logits.shape[0], RED):
         if _row_argmax(logits, i) == labels[i]:
             s += 1.0
-    total = block_sum(part, t, s)
-    if t == 0:
-        hits[index] += total
+    return s
 
 
-@cuda.jit
-def threshold_hits_kernel(hits, index, logits, y):
-    part = cuda.shared.array(RED, float64)
-    t = cuda.threadIdx.x
+@cuda.jit(device=True)
+def _threshold_partial(t, logits, y):
+    # thread t's count of entries t, t + RED, ... with (logit > 0) == (y > 0.5)
     zero = type(logits[0, 0])(0)
     half = type(y[0, 0])(0.5)
     k = logits.shape[1]
@@ -55,9 +54,53 @@ def threshold_hits_kernel(hits, index, logits, y):
         j = e - i * k
         if (logits[i, j] > zero) == (y[i, j] > half):
             s += 1.0
-    total = block_sum(part, t, s)
+    return s
+
+
+@cuda.jit
+def argmax_hits_kernel(hits, index, logits, labels):
+    part = cuda.shared.array(RED, float64)
+    t = cuda.threadIdx.x
+    total = block_sum(part, t, _argmax_partial(t, logits, labels))
     if t == 0:
         hits[index] += total
+
+
+@cuda.jit
+def threshold_hits_kernel(hits, index, logits, y):
+    part = cuda.shared.array(RED, float64)
+    t = cuda.threadIdx.x
+    total = block_sum(part, t, _threshold_partial(t, logits, y))
+    if t == 0:
+        hits[index] += total
+
+
+@cuda.jit
+def step_book_kernel(costs, hits, counters, offsets, blocks, per_example, logits, labels, y, hit_kind):
+    """A replayed step's bookkeeping, after its loss: costs[b] = sum of the
+    batch's per-example losses (b = counters[COUNTER_BATCH]); hits[0] +=
+    its right predictions (hit_kind: HITS_NONE, HITS_ARGMAX over labels,
+    HITS_THRESHOLD over y); then the step's counters move on: the batch, the
+    optimizer's t, and each fused dropout's Philox offset by its blocks.
+    One block: the counters change after every thread has read them."""
+    part = cuda.shared.array(RED, float64)
+    t = cuda.threadIdx.x
+    s = 0.0
+    for i in range(t, per_example.size, RED):
+        s += float64(per_example[i])
+    total = block_sum(part, t, s)
+    right = 0.0
+    if hit_kind == HITS_ARGMAX:
+        right = block_sum(part, t, _argmax_partial(t, logits, labels))
+    elif hit_kind == HITS_THRESHOLD:
+        right = block_sum(part, t, _threshold_partial(t, logits, y))
+    if t == 0:
+        costs[counters[COUNTER_BATCH]] = total
+        hits[0] += right
+        counters[COUNTER_BATCH] += 1
+        counters[COUNTER_T] += 1
+        for d in range(offsets.size):
+            offsets[d] += blocks[d]
 
 
 @cuda.jit
@@ -109,4 +152,6 @@ def ptx_signatures(ty):
     return {sum_into_kernel: (acc, types.int64, v, float64),
             argmax_hits_kernel: (acc, types.int64, m, types.intp[::1]),
             threshold_hits_kernel: (acc, types.int64, m, m),
-            segment_norms_kernel: (acc, v, types.int64[::1], types.int64[::1])}
+            segment_norms_kernel: (acc, v, types.int64[::1], types.int64[::1]),
+            step_book_kernel: (acc, acc, types.int64[::1], types.uint64[::1], types.uint64[::1], v, m,
+                               types.intp[::1], m, types.int64)}
