@@ -5,7 +5,10 @@ trainer chosen once per ``fit`` call by ``trainer_for``:
 
 - ``CompiledTrainer`` (cpu): one compiled call per step
   (``fastnn.compiled.CompiledStep``);
-- ``DeviceBook`` (cuda): the step runs layer by layer on the GPU, while the
+- ``DeviceStep`` (cuda, ``fastnn/device_step.py``): the whole step as one
+  launch plan, built once and replayed per batch (a CUDA graph with CuPy);
+- ``DeviceBook`` (cuda, ``compiled=False`` or what ``DeviceStep`` does not
+  run): the step runs layer by layer on the GPU, while the
   batch costs and gradient norms accumulate in device buffers read once per
   epoch, so a step never waits for the GPU;
 - ``LayerTrainer``: layer by layer on the host (``compiled=False``, the ref
@@ -174,14 +177,17 @@ def device_evaluate(model, x, y, logits, out):
 
 def trainer_for(model, optimizer, compiled, batch_size, x, y):
     """The trainer ``fit`` steps its batches with (see the module docstring)."""
+    m = x.shape[0]
+    if model.device:
+        from . import device_step
+        if compiled is not False and device_step.supported(model, optimizer) is None:
+            return device_step.DeviceStep(model, optimizer, x, y, batch_size)
+        return DeviceBook(model, optimizer, (m + batch_size - 1) // batch_size, x, y)
     from .compiled import supported
     if compiled is None:
         compiled = supported(model, optimizer) is None
-    m = x.shape[0]
     if compiled:
         return CompiledTrainer(model, optimizer, x, y, min(batch_size, m))
-    if model.device:
-        return DeviceBook(model, optimizer, (m + batch_size - 1) // batch_size, x, y)
     return LayerTrainer(model, optimizer, x, y)
 
 

@@ -224,6 +224,53 @@ def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
         _gemm(d_dx, d_dz, d_w, False, True, one, nobias, LINEAR, zero, engine)   # dx += dz @ w.T
 
 
+def _plan_gemm(plan, engine, c, a, b, trans_a, trans_b, beta, bias, act_code, alpha):
+    """Add c = f(op(a) @ op(b) + beta c + bias) to a launch plan: a cuBLAS
+    GEMM (CuPy's views made once) and, when needed, the epilogue kernel; or
+    the tiled kernel, which fuses the epilogue."""
+    m, n = c.shape
+    if engine is not None:
+        ca, cb, cc = engine.asarray(a), engine.asarray(b), engine.asarray(c)
+        ta, tb, beta = "T" if trans_a else "N", "T" if trans_b else "N", float(beta)
+        plan.gemm(lambda: engine.cublas.gemm(ta, tb, ca, cb, out=cc, alpha=1.0, beta=beta))
+        if bias.shape[0] > 0 or act_code != LINEAR:
+            plan.launch(bias_act_kernel, grid_1d(m * n), c, bias, act_code, alpha)
+        return
+    grid = (min(MAX_TILES, (n + TILE - 1) // TILE), min(MAX_TILES, (m + TILE - 1) // TILE))
+    plan.launch(gemm_kernel, (grid, (TILE, TILE)), c, a, b, trans_a, trans_b, beta, bias, act_code, alpha,
+                gemm=True)
+
+
+def plan_forward(plan, engine, a, x, w, b, act_code, alpha, dropout=None):
+    """Add a Dense layer's training forward to a launch plan: a = f(x @ w + b).
+
+    ``dropout``: None, or (y, mask, offsets, slot, seed, threshold, scale)
+    for a Dropout after the layer, fused into the epilogue (y = its output).
+    """
+    if dropout is None:
+        _plan_gemm(plan, engine, a, x, w, False, False, type(alpha)(0), b, act_code, alpha)
+        return
+    y, mask, offsets, slot, seed, threshold, scale = dropout
+    nobias = b if b.shape[0] == 0 else b[:0]      # slicing an empty device array fails on a GPU
+    _plan_gemm(plan, engine, a, x, w, False, False, type(alpha)(0), nobias, LINEAR, type(alpha)(0))
+    flat = a.reshape(a.size)
+    plan.launch(bias_act_dropout_kernel, grid_1d((a.size + 7) // 8), flat, y.reshape(y.size), mask, b,
+                act_code, alpha, offsets, slot, seed, threshold, scale)
+
+
+def plan_backward(plan, engine, dx, dw, db, dz, dout, x, w, a, mask, scale, act_code, alpha):
+    """Add a Dense layer's backward to a launch plan, writing (not
+    accumulating) dw, db and dx (None: the first layer needs no dx).
+    ``mask``: the packed keep bits of a fused dropout after the layer, or
+    an empty one. dz may be dout itself (it is then overwritten in place)."""
+    zero = type(alpha)(0)
+    plan.launch(dz_db_kernel, column_grid(dout.shape[1]), dz, db, dout, a, mask, scale, act_code, alpha, False)
+    nobias = db if db.shape[0] == 0 else db[:0]
+    _plan_gemm(plan, engine, dw, x, dz, True, False, zero, nobias, LINEAR, zero)       # dw = x.T @ dz
+    if dx is not None:
+        _plan_gemm(plan, engine, dx, dz, w, False, True, zero, nobias, LINEAR, zero)   # dx = dz @ w.T
+
+
 def ptx_signatures(ty):
     """Argument types of each kernel here for a float type ``ty`` (PTX tests)."""
     from numba import types

@@ -1,0 +1,266 @@
+"""The GPU training step as a launch plan, built once per ``fit`` and replayed.
+
+``DeviceStep`` is ``fit``'s trainer for a model on the GPU (the cuda
+backend) made of Dense layers, each optionally followed by a Dropout, with
+any loss and any compiled optimizer, and no L1/L2 penalty in the cost
+(``supported`` says why not otherwise; ``DeviceBook`` then steps layer by
+layer). Per batch shape (the full batches, and the last partial one) it
+allocates every workspace once and builds a ``kernels/cuda/_plan.Plan``:
+
+====================  ============================================================
+launch                what it does
+====================  ============================================================
+gather_batch          the batch's rows of X and y, by the epoch's order (1)
+per Dense layer       GEMM, then bias + activation (+ dropout, its mask kept) (1)
+loss                  per-example losses and d(logits), written (1)
+step_book             the batch's cost and right predictions; the counters move (1)
+per Dense layer       dz = dout (* dropout) * f'(a), db = column sums (1); dW and
+                      dx GEMMs, written: no gradient buffer is zeroed
+segment_norms         each layer's ||dW||, summed over the epoch (1)
+update                the optimizer over the flat buffer (1)
+====================  ============================================================
+
+That is 2 launches per Dense layer plus 5, and 3 GEMMs per layer less one.
+What changes between steps lives on the device (``codes.COUNTER_*``: the
+batch's index and the optimizer's t; each dropout's Philox offset) and is
+advanced by ``step_book`` itself, so one plan serves every step and can be
+captured into a CUDA graph (with CuPy; ``FASTNN_CUDA_GRAPH=0`` turns that
+off). The host keeps mirrors (``optimizer.t``, ``Dropout.offset``) in step,
+so checkpoints, ``state_dict`` and a later ``fit`` see what the layer path
+would have left. Hyperparameters are re-uploaded only when they change (a
+schedule's lr).
+"""
+import numpy as np
+
+from . import _arrays
+from ._backend import kernels
+from .kernels import codes
+from .kernels.philox import blocks as philox_blocks
+from .kernels.philox import keep_threshold
+from .layers import Dense, Dropout
+from .losses import LOSS_KINDS
+
+__all__ = ["DeviceStep", "supported"]
+
+
+def supported(model, optimizer):
+    """Why ``DeviceStep`` cannot train this model, or None if it can."""
+    if not model.device:
+        return "the model is not on the GPU"
+    if model.l1 or model.l2:
+        return "an L1/L2 penalty in the cost is stepped layer by layer (use the optimizer's weight_decay)"
+    if not type(optimizer).compiles():
+        return f"optimizer {type(optimizer).__name__} has no compiled update"
+    prev = None
+    for layer in model.layers:
+        if isinstance(layer, Dropout):
+            if not isinstance(prev, Dense):
+                return "a Dropout must follow a Dense layer to be fused into it"
+        elif not isinstance(layer, Dense):
+            return f"layer {type(layer).__name__} is stepped layer by layer on the GPU"
+        prev = layer
+    return None
+
+
+class _Shape:
+    """The workspaces and launch plan of one batch size."""
+
+    def __init__(self, owner, rows):
+        from .kernels.cuda import _launch, _plan, _reduce
+        k = owner.k
+        d = owner.dtype
+        like = owner.like
+        self.rows = rows
+
+        def buf(*shape, dtype=d):
+            return _arrays.empty(shape, dtype, like=like)
+
+        self.xb = buf(rows, owner.x.shape[1])
+        self.yb = buf(rows, owner.y2.shape[1], dtype=owner.y2.dtype)
+        self.blocks = _arrays.as_device(np.array([philox_blocks(rows * f) for f in owner.drop_features],
+                                                 np.uint64).reshape(-1))
+        plan = _plan.Plan(owner.streams)
+        engine = owner.engine
+        plan.launch(k.data.gather_batch_kernel, _launch.grid_1d(rows * (self.xb.shape[1] + self.yb.shape[1])),
+                    self.xb, self.yb, owner.x, owner.y2, owner.order, owner.counters, np.int64(owner.batch_size))
+        acts, ins, masks = [], [], []
+        h = self.xb
+        for i, (layer, drop) in enumerate(owner.pairs):
+            a = buf(rows, layer.out_features)
+            b = layer.params.get("b", owner.empty)
+            fused = None
+            mask = owner.no_mask
+            out = a
+            if drop is not None:
+                out = buf(rows, layer.out_features)
+                mask = buf((rows * layer.out_features + 7) // 8, dtype=np.uint8)
+                slot = owner.drops.index(drop)
+                fused = (out, mask, owner.offsets, np.int64(slot), np.uint64(drop.seed),
+                         keep_threshold(drop.keep_prob), d.type(1.0 / drop.keep_prob))
+            k.dense.plan_forward(plan, engine, a, h, layer.params["W"], b, np.int64(codes.ACTIVATIONS[layer.activation]),
+                                 d.type(layer.alpha), fused)
+            acts.append(a)
+            ins.append(h)
+            masks.append((mask, fused[-1] if fused else d.type(1)))
+            h = out
+        logits = h
+        self.per_example = buf(rows)
+        dlogits = buf(*logits.shape)
+        loss = owner.loss
+        labels, targets = owner.no_labels, owner.no_targets
+        if loss.labels:
+            labels = self.yb.reshape(rows)
+            self.probs = buf(*logits.shape)
+            plan.launch(k.losses.softmax_cross_entropy_kernel, k.losses.row_grid(rows),
+                        self.per_example, dlogits, self.probs, logits, labels, False)
+        else:
+            targets = self.yb
+            kernel = {"binary_cross_entropy": k.losses.binary_cross_entropy_kernel,
+                      "mean_squared_error": k.losses.mean_squared_error_kernel}[loss.name]
+            plan.launch(kernel, _launch.grid_1d(rows), self.per_example, dlogits, logits, targets, False)
+        hit_kind = (k.metrics.HITS_NONE if not loss.classifier else
+                    k.metrics.HITS_ARGMAX if loss.labels else k.metrics.HITS_THRESHOLD)
+        plan.launch(k.metrics.step_book_kernel, (1, _reduce.RED), owner.costs, owner.hits, owner.counters,
+                    owner.offsets, self.blocks, self.per_example, logits, labels, targets, np.int64(hit_kind))
+        dout = dlogits
+        for i in range(len(owner.pairs) - 1, -1, -1):
+            layer, _ = owner.pairs[i]
+            mask, scale = masks[i]
+            dz = dout                               # written in place: each element read, then written
+            dx = buf(rows, layer.in_features) if i > 0 else None
+            k.dense.plan_backward(plan, engine, dx, layer.grads["W"], layer.grads.get("b", owner.empty), dz, dout,
+                                  ins[i], layer.params["W"], acts[i], mask, scale,
+                                  np.int64(codes.ACTIVATIONS[layer.activation]), d.type(layer.alpha))
+            dout = dx
+        p = owner.params
+        plan.launch(k.metrics.segment_norms_kernel, (owner.starts.size, _reduce.RED), owner.norms, p.grad,
+                    owner.starts, owner.stops)
+        s1, s2 = owner.state
+        plan.launch(k.optim.update_kernel, _launch.grid_1d(p.data.size), p.data, p.grad, s1, s2, owner.hyper,
+                    owner.counters, np.int64(owner.optimizer.compiled_code), np.int64(p.n_decay))
+        self.plan = plan.finish()
+
+
+class DeviceStep:
+    """``fit``'s trainer for a supported model on the GPU (module docstring).
+
+    Answers the trainer protocol of ``fastnn.training``: ``epoch(perm)``,
+    ``step(start, stop)`` (the step's figures stay on the device: returns
+    ``(None, None, None)``) and ``read()`` (the epoch's batch costs, summed
+    gradient norms and right predictions, read once).
+    """
+
+    def __init__(self, model, optimizer, x, y, batch_size):
+        self.k = k = kernels("cuda")
+        from .kernels.cuda import _plan
+        self.model, self.optimizer = model, optimizer
+        self.params = p = model.parameters()
+        self.dtype = np.dtype(p.dtype)
+        self.like = p.data
+        self.loss = LOSS_KINDS[model.loss]
+        self.x = _arrays.as_device(x)
+        rows = y.shape[0]
+        self.y2 = _arrays.as_device(y).reshape(rows, y.size // rows)
+        m = x.shape[0]
+        self.batch_size = min(batch_size, m)
+        self.n_batches = (m + self.batch_size - 1) // self.batch_size
+        layers = model.layers
+        self.pairs = [(layer, layers[i + 1] if i + 1 < len(layers) and isinstance(layers[i + 1], Dropout)
+                       and layers[i + 1].keep_prob < 1.0 else None)
+                      for i, layer in enumerate(layers) if isinstance(layer, Dense)]
+        self.drops = [drop for _, drop in self.pairs if drop is not None]
+        self.drop_features = [layer.out_features for layer, drop in self.pairs if drop is not None]
+        if any(drop.seed is None for drop in self.drops):
+            raise RuntimeError("Dropout has no seed: add it to a Sequential (which assigns one) or pass seed=")
+        offsets = {name: (off, int(np.prod(shp))) for name, off, shp in p.layout}
+        seg = [offsets[f"{i}.W"] for i, layer in enumerate(layers) if isinstance(layer, Dense)]
+        self.starts = _arrays.as_device(np.array([o for o, _ in seg], np.int64))
+        self.stops = _arrays.as_device(np.array([o + n for o, n in seg], np.int64))
+        self.costs = _arrays.zeros(self.n_batches, np.float64, like=self.like)
+        self.norms = _arrays.zeros(len(seg), np.float64, like=self.like)
+        self.hits = _arrays.zeros(1, np.float64, like=self.like)
+        counters = np.zeros(codes.COUNTER_SLOTS, np.int64)
+        counters[codes.COUNTER_T] = optimizer.t
+        self.counters = _arrays.as_device(counters)
+        self.offsets = _arrays.as_device(np.array([drop.offset for drop in self.drops], np.uint64).reshape(-1))
+        self._hyper_host = np.zeros(codes.HYPER_SLOTS, np.float64)
+        self.hyper = _arrays.as_device(self._hyper_now())
+        self._hyper_host = self._hyper_now().copy()
+        self.order = _arrays.as_device(np.arange(m, dtype=np.intp))
+        self._ordered = True
+        self.empty = _arrays.empty(0, self.dtype, like=self.like)
+        self.no_mask = _arrays.empty(0, np.uint8, like=self.like)
+        self.no_labels = _arrays.empty(0, np.intp, like=self.like)
+        self.no_targets = _arrays.empty((0, 0), self.dtype, like=self.like)
+        state = optimizer.compiled_state(self.empty)
+        self.state = tuple(s if s.size else p.data for s in state)     # unused slots: any array of the dtype
+        self.engine = k.dense.gemm_engine()
+        self.streams = _plan.capture_stream() if _plan.graphs_wanted() else None
+        self._shapes = {}
+        self.b = 0
+
+    def _hyper_now(self):
+        h = np.zeros(codes.HYPER_SLOTS, np.float64)
+        self.optimizer.compiled_hyper(h)
+        h[codes.HYPER_BC1] = h[codes.HYPER_BC2] = 0.0       # computed on the device from t
+        return h
+
+    def _upload(self, dev, host):
+        """dev[...] = host, ordered with the plans: on the legacy default
+        stream, as the plans are; or, for a captured graph on its own
+        stream, between two waits for the whole device."""
+        if self.streams is None:
+            _arrays.copy_into(dev, host)
+            return
+        from numba import cuda
+        cuda.synchronize()
+        _arrays.copy_into(dev, host)
+        cuda.synchronize()
+
+    def plan(self, rows):
+        """The launch plan for batches of ``rows`` (built on first use)."""
+        shape = self._shapes.get(rows)
+        if shape is None:
+            shape = self._shapes[rows] = _Shape(self, rows)
+        return shape.plan
+
+    def epoch(self, perm):
+        """The epoch's order of the examples: one upload (none without a shuffle)."""
+        if perm is None:
+            if not self._ordered:
+                self._upload(self.order, np.arange(self.x.shape[0], dtype=np.intp))
+                self._ordered = True
+        else:
+            self._upload(self.order, perm.astype(np.intp))
+            self._ordered = False
+        for drop, f in zip(self.drops, self.drop_features):
+            if drop.offset + self.n_batches * philox_blocks(self.batch_size * f) > 2 ** 64:
+                raise ValueError("a Dropout's offset would overflow the 64-bit counter this epoch; start a new seed")
+
+    def step(self, start, stop):
+        opt = self.optimizer
+        rows = stop - start
+        opt._t += 1
+        hyper = self._hyper_now()
+        if not np.array_equal(hyper, self._hyper_host):    # a schedule changed lr: the one upload
+            self._upload(self.hyper, hyper)
+            self._hyper_host = hyper
+        self.plan(rows).replay()
+        for drop, f in zip(self.drops, self.drop_features):
+            drop.offset += philox_blocks(rows * f)
+        self.b += 1
+        return None, None, None
+
+    def read(self):
+        """(costs, norms, right predictions) of the epoch on the host; the
+        buffers and the batch counter restart at zero."""
+        for shape in self._shapes.values():
+            shape.plan.synchronize()
+        costs, norms, hits = self.costs.copy_to_host(), self.norms.copy_to_host(), self.hits.copy_to_host()
+        n, self.b = self.b, 0
+        for buf in (self.costs, self.norms, self.hits):
+            _arrays.fill(buf, 0)
+        counters = np.zeros(codes.COUNTER_SLOTS, np.int64)
+        counters[codes.COUNTER_T] = self.optimizer.t
+        self._upload(self.counters, counters)
+        return costs[:n], norms, float(hits[0])
