@@ -193,6 +193,60 @@ def test_cuda_train_step(benchmark):
     assert np.isfinite(costs).all() and costs.size > 1
 
 
+PLAN_BATCHES = 4 if SIM else 64       # batches in the plan benchmarks' dataset, read back once per pass
+
+
+def _plan_bench(benchmark, net, batch, group):
+    """One replay of fit's GPU step (``DeviceStep``) per round, the device
+    synchronised after it: a dataset of PLAN_BATCHES batches, its costs
+    read back (and the batch counter reset) once per pass over it."""
+    from numba import cuda
+
+    from fastnn.device_step import DeviceStep
+    layers = [fastnn.Dense(a, b, "relu" if i < len(net) - 2 else None) for i, (a, b) in enumerate(zip(net, net[1:]))]
+    loss = "softmax_cross_entropy" if net[-1] > 1 else "binary_cross_entropy"
+    model = fastnn.Sequential(layers, loss=loss, dtype=DTYPE, backend="cuda", seed=0)
+    opt = fastnn.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    m = batch * PLAN_BATCHES
+    X = rng.standard_normal((m, net[0])).astype(DTYPE)
+    y = rng.integers(0, net[-1], m) if net[-1] > 1 else (rng.random((m, 1)) < 0.5).astype(DTYPE)
+    trainer = DeviceStep(model, opt, model._x(X), model._y(y, m), batch)
+    trainer.epoch(None)
+    state = {"b": 0}
+
+    def call():
+        if state["b"] == PLAN_BATCHES:
+            trainer.read()
+            state["b"] = 0
+        start = state["b"] * batch
+        trainer.step(start, start + batch)
+        state["b"] += 1
+        cuda.synchronize()
+    call()
+    benchmark.group = group
+    benchmark.extra_info.update(backend="cuda-plan", mode=trainer.plan(batch).mode,
+                                launches=trainer.plan(batch).counts)
+    benchmark(call)
+    costs, _, _ = trainer.read()
+    assert np.isfinite(costs).all()
+
+
+def test_cuda_train_step_plan(benchmark):
+    """fit's GPU step as a replayed launch plan (a CUDA graph with CuPy), the MLP of test_cuda_train_step."""
+    _plan_bench(benchmark, STEP_NET, STEP_BATCH,
+                f"train_step|{'-'.join(map(str, STEP_NET))}|b{STEP_BATCH}|{DTYPE.name}|cuda")
+
+
+TINY_NET, TINY_BATCH = [2, 20, 7, 5, 1], 64
+
+
+def test_cuda_train_step_plan_tiny(benchmark):
+    """The course-sized net's step, [2, 20, 7, 5, 1] at batch 64: host cost alone (target: under 30 us)."""
+    _plan_bench(benchmark, TINY_NET, 8 if SIM else TINY_BATCH,
+                f"train_step|{'-'.join(map(str, TINY_NET))}|b{TINY_BATCH}|{DTYPE.name}|cuda")
+
+
 def test_cuda_train_step_torch(benchmark):
     torch = pytest.importorskip("torch")
     if SIM or not torch.cuda.is_available():
@@ -214,4 +268,39 @@ def test_cuda_train_step_torch(benchmark):
     call()
     benchmark.group = f"train_step|{'-'.join(map(str, n))}|b{STEP_BATCH}|{DTYPE.name}|cuda"
     benchmark.extra_info.update(backend="torch-cuda")
+    benchmark(call)
+
+
+def test_cuda_train_step_torch_compile(benchmark):
+    """PyTorch's step with ``torch.compile`` (mode "max-autotune-no-cudagraphs" is not asked:
+    the default mode); skipped when it does not compile here."""
+    torch = pytest.importorskip("torch")
+    if SIM or not torch.cuda.is_available():
+        pytest.skip("PyTorch without CUDA")
+    nn = torch.nn
+    n = STEP_NET
+    tm = nn.Sequential(nn.Linear(n[0], n[1]), nn.ReLU(), nn.Linear(n[1], n[2]), nn.ReLU(),
+                       nn.Linear(n[2], n[3])).cuda()
+    opt = torch.optim.Adam(tm.parameters(), lr=1e-3)
+    X, y = _step_data()
+    xt, yt = torch.from_numpy(X).cuda(), torch.from_numpy(y).cuda()
+    lossf = nn.CrossEntropyLoss()
+
+    @torch.compile
+    def fwd_bwd(xb, yb):
+        loss = lossf(tm(xb), yb)
+        loss.backward()
+        return loss
+
+    def call():
+        opt.zero_grad()
+        fwd_bwd(xt, yt)
+        opt.step()
+        torch.cuda.synchronize()
+    try:
+        call()
+    except Exception as exc:      # noqa: BLE001 - no compiler toolchain on the machine, for one
+        pytest.skip(f"torch.compile failed here: {type(exc).__name__}: {exc}"[:200])
+    benchmark.group = f"train_step|{'-'.join(map(str, n))}|b{STEP_BATCH}|{DTYPE.name}|cuda"
+    benchmark.extra_info.update(backend="torch-compile")
     benchmark(call)

@@ -97,8 +97,8 @@ class _Shape:
                 slot = owner.drops.index(drop)
                 fused = (out, mask, owner.offsets, np.int64(slot), np.uint64(drop.seed),
                          keep_threshold(drop.keep_prob), d.type(1.0 / drop.keep_prob))
-            k.dense.plan_forward(plan, engine, a, h, layer.params["W"], b, np.int64(codes.ACTIVATIONS[layer.activation]),
-                                 d.type(layer.alpha), fused)
+            act = np.int64(codes.ACTIVATIONS[layer.activation])
+            k.dense.plan_forward(plan, engine, a, h, layer.params["W"], b, act, d.type(layer.alpha), fused)
             acts.append(a)
             ins.append(h)
             masks.append((mask, fused[-1] if fused else d.type(1)))

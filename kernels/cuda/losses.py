@@ -12,7 +12,7 @@ import math
 from numba import cuda
 
 from .. import scalar
-from ._launch import SIMULATOR, MAX_BLOCKS, device_function, grid_1d, on_device
+from ._launch import MAX_BLOCKS, SIMULATOR, device_function, grid_1d, on_device
 
 LANES = 4 if SIMULATOR else 32     # threads per row (a power of two)
 RPB = 4 if SIMULATOR else 8        # rows per block

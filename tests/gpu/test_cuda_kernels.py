@@ -10,6 +10,7 @@ import fastnn
 from fastnn import testing
 from fastnn.testing.cases import CASES, NONFINITE_CASES, compare
 
+from ._fake_cupy import FakeCupy
 from .conftest import SIMULATOR
 
 pytestmark = pytest.mark.skipif("cuda" not in fastnn.available_backends(),
@@ -64,32 +65,11 @@ def test_dropout_masks_bitwise_equal_to_cpu():
     assert np.array_equal(*masks)
 
 
-class _FakeCupy:
-    """NumPy standing in for CuPy: ``asarray`` views a device array's memory
-    (the simulator keeps it in a NumPy array) and ``cublas.gemm`` follows
-    CuPy's documented contract, ``out = alpha op(a) op(b) + beta out``. It
-    checks fastnn's cuBLAS glue (transposes, beta, the epilogue kernel)
-    where no GPU is."""
-
-    class cublas:
-        @staticmethod
-        def gemm(transa, transb, a, b, out=None, alpha=1.0, beta=0.0):
-            opa = a.T if transa == "T" else a
-            opb = b.T if transb == "T" else b
-            # BLAS semantics: with beta == 0, out is not read (it may hold NaN)
-            out[...] = alpha * (opa @ opb) + (beta * out if beta != 0 else 0)
-            return out
-
-    @staticmethod
-    def asarray(a):
-        return a._ary if SIMULATOR else a
-
-
 @pytest.mark.skipif(not SIMULATOR, reason="on a GPU the real cuBLAS path runs when CuPy is installed")
 @pytest.mark.parametrize("name", [n for n in CASES if n.startswith("dense_")])
 def test_cublas_glue_matches_ref(name, dtype, monkeypatch):
     from fastnn.kernels import cuda
-    monkeypatch.setattr(cuda.dense, "gemm_engine", lambda: _FakeCupy)
+    monkeypatch.setattr(cuda.dense, "gemm_engine", lambda: FakeCupy)
     for out_name, (actual, expected, kind) in compare(CASES[name], cuda, CASES[name].tiny, dtype).items():
         assert not np.isnan(actual).any(), f"{out_name} left unwritten"
         testing.assert_close(actual, expected, kind, err_msg=f"{name} {out_name}")

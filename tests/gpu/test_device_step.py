@@ -1,0 +1,217 @@
+"""The GPU step as a replayed launch plan (``fastnn/device_step.py``).
+
+In the simulator (CI) and on a GPU: the plan trains exactly as the cpu
+backend does, counts its launches, and keeps the host's mirrors (the
+optimizer's t, dropout offsets) in step. The graph path needs a GPU and
+CuPy and is skipped without them.
+"""
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import device_step, testing, training
+from fastnn.testing.launches import count_launches
+
+from ._fake_cupy import FakeCupy
+from .conftest import SIMULATOR
+
+pytestmark = pytest.mark.skipif("cuda" not in fastnn.available_backends(),
+                                reason="no GPU and not NUMBA_ENABLE_CUDASIM=1")
+
+M = 44 if SIMULATOR else 4096       # batches of 16: two full ones and a last of 12 in the simulator
+
+
+def _data(loss, dtype):
+    X, y = fastnn.datasets.moons(M, noise=0.2, seed=3)
+    X = X.astype(dtype)
+    if loss == "binary_cross_entropy":
+        return X, y.astype(dtype).reshape(-1, 1)
+    if loss == "mean_squared_error":
+        return X, np.stack([X[:, 0] * X[:, 1], X[:, 0] - X[:, 1]], axis=1).astype(dtype)
+    return X, y
+
+
+CONFIGS = {
+    # loss, layers, optimizer, schedule, shuffle
+    "sce-dropout-adam": ("softmax_cross_entropy",
+                         lambda: [fastnn.Dense(2, 8, "relu"), fastnn.Dropout(0.75), fastnn.Dense(8, 6, "tanh"),
+                                  fastnn.Dense(6, 2)],
+                         lambda p: fastnn.Adam(p, lr=0.02), None, True),
+    "bce-nobias-momentum-decay": ("binary_cross_entropy",
+                                  lambda: [fastnn.Dense(2, 6, "tanh", bias=False), fastnn.Dense(6, 1)],
+                                  lambda p: fastnn.Momentum(p, lr=0.1, weight_decay=0.01), None, False),
+    "mse-leaky-dropout-last-rmsprop": ("mean_squared_error",
+                                       lambda: [fastnn.Dense(2, 5, "leaky_relu"), fastnn.Dense(5, 2),
+                                                fastnn.Dropout(0.5)],
+                                       lambda p: fastnn.RMSprop(p, lr=0.01), None, True),
+    "sce-sigmoid-sgd-schedule": ("softmax_cross_entropy",
+                                 lambda: [fastnn.Dense(2, 7, "sigmoid"), fastnn.Dropout(0.9), fastnn.Dense(7, 3)],
+                                 lambda p: fastnn.SGD(p, lr=0.5), fastnn.schedules.ExponentialDecay(0.5, 0.7, per="step"),
+                                 True),
+    "sce-adamw": ("softmax_cross_entropy",
+                  lambda: [fastnn.Dense(2, 9, "relu"), fastnn.Dense(9, 2)],
+                  lambda p: fastnn.AdamW(p, lr=0.01, weight_decay=0.1), None, True),
+}
+
+
+def _fit(name, backend, dtype, monkeypatch=None, epochs=2):
+    loss, layers, opt, schedule, shuffle = CONFIGS[name]
+    X, y = _data(loss, dtype)
+    model = fastnn.Sequential(layers(), loss=loss, dtype=dtype, backend=backend, seed=5)
+    optimizer = opt(model.parameters())
+    history = model.fit(X, y, optimizer=optimizer, epochs=epochs, batch_size=16, shuffle=shuffle, seed=1,
+                        schedule=schedule, verbose=False)
+    return model, optimizer, history
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_device_step_trains_as_the_cpu_does(name, dtype, monkeypatch):
+    used = []
+    real = device_step.DeviceStep.step
+
+    def spy(self, start, stop):
+        used.append(stop - start)
+        return real(self, start, stop)
+    monkeypatch.setattr(device_step.DeviceStep, "step", spy)
+    gpu, gpu_opt, hg = _fit(name, "cuda", dtype)
+    assert len(used) == 2 * ((M + 15) // 16)                   # every step ran through the plan
+    cpu, cpu_opt, hc = _fit(name, "cpu", dtype)
+    for key in ("cost", "accuracy", "lr"):
+        if hc.history[key][0] is not None:
+            testing.assert_close(np.array(hg.history[key], dtype), np.array(hc.history[key], dtype),
+                                 "reduction", err_msg=key)
+    for layer in hc.grad_norms:
+        testing.assert_close(np.array(hg.grad_norms[layer], dtype), np.array(hc.grad_norms[layer], dtype),
+                             "reduction")
+    for wg, wc in zip(gpu.get_weights(), cpu.get_weights()):
+        for a, b in zip(wg, wc):
+            testing.assert_close(a, b, "reduction")
+    for lg, lc in zip(gpu.layers, cpu.layers):
+        assert {k: int(v) for k, v in lg.buffers().items()} == {k: int(v) for k, v in lc.buffers().items()}
+    assert gpu_opt.t == cpu_opt.t
+    for k, v in cpu_opt.state_dict()["state"].items():
+        testing.assert_close(gpu_opt.state_dict()["state"][k], v, "reduction", err_msg=k)
+
+
+def test_fit_again_continues_from_the_mirrors(dtype):
+    """A second fit builds a new plan from the host's t and dropout offsets:
+    two fits of one epoch equal one fit of two."""
+    one, _, h1 = _fit("sce-dropout-adam", "cuda", dtype, epochs=2)
+    loss, layers, opt, _, _ = CONFIGS["sce-dropout-adam"]
+    X, y = _data(loss, dtype)
+    model = fastnn.Sequential(layers(), loss=loss, dtype=dtype, backend="cuda", seed=5)
+    o = opt(model.parameters())
+    rng = np.random.default_rng(1)
+    perms = [rng.permutation(M) for _ in range(2)]          # what fit(seed=1) shuffles with
+    for p in perms:
+        model.fit(X[p], y[p], optimizer=o, epochs=1, batch_size=16, shuffle=False, verbose=False)
+    assert o.t == 2 * ((M + 15) // 16)
+    assert model.layers[1].offset == one.layers[1].offset
+    for wa, wb in zip(one.get_weights(), model.get_weights()):
+        for a, b in zip(wa, wb):
+            testing.assert_close(a, b, "reduction")
+
+
+@pytest.mark.parametrize("layers, l2, why", [
+    (lambda: [fastnn.Dense(2, 4, "relu"), fastnn.Dense(4, 2)], 0.1, "L1/L2 penalty"),
+    (lambda: [fastnn.Dense(2, 4, bias=False), fastnn.BatchNorm(4), fastnn.Dense(4, 2)], 0.0, "BatchNorm"),
+    (lambda: [fastnn.Dense(2, 4), fastnn.ReLU(), fastnn.Dense(4, 2)], 0.0, "ReLU"),
+    (lambda: [fastnn.Dropout(0.5), fastnn.Dense(2, 2)], 0.0, "must follow a Dense"),
+])
+def test_what_the_plan_does_not_run_goes_layer_by_layer(layers, l2, why):
+    model = fastnn.Sequential(layers(), l2=l2, backend="cuda", seed=0)
+    opt = fastnn.Adam(model.parameters())
+    assert why in device_step.supported(model, opt)
+    X, y = _data("softmax_cross_entropy", np.float64)
+    assert isinstance(training.trainer_for(model, opt, None, 16, *_device(model, X, y)), training.DeviceBook)
+
+
+def _device(model, X, y):
+    return model._x(X), model._y(y, X.shape[0])
+
+
+def test_compiled_false_steps_layer_by_layer():
+    model = fastnn.Sequential([fastnn.Dense(2, 4, "relu"), fastnn.Dense(4, 2)], backend="cuda", seed=0)
+    opt = fastnn.Adam(model.parameters())
+    X, y = _data("softmax_cross_entropy", np.float64)
+    assert isinstance(training.trainer_for(model, opt, None, 16, *_device(model, X, y)), device_step.DeviceStep)
+    assert isinstance(training.trainer_for(model, opt, False, 16, *_device(model, X, y)), training.DeviceBook)
+
+
+WIDTHS = [784, 512, 256, 10]       # the issue's MLP; launch counts do not depend on the batch
+
+
+def _one_step(trainer_cls, engine, execute=True):
+    layers = [fastnn.Dense(a, b, "relu" if i < len(WIDTHS) - 2 else None)
+              for i, (a, b) in enumerate(zip(WIDTHS, WIDTHS[1:]))]
+    model = fastnn.Sequential(layers, dtype=np.float32, backend="cuda", seed=0)
+    opt = fastnn.Adam(model.parameters())
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, WIDTHS[0])).astype(np.float32)
+    y = np.array([1, 2, 3, 4])
+    x_dev, y_dev = _device(model, X, y)
+    if trainer_cls is device_step.DeviceStep:
+        trainer = device_step.DeviceStep(model, opt, x_dev, y_dev, 2)
+    else:
+        trainer = training.DeviceBook(model, opt, 2, x_dev, y_dev)
+    with count_launches(engine, execute):
+        trainer.epoch(None)
+        trainer.step(0, 2)                   # the first step builds the plan and compiles
+    with count_launches(engine, execute) as n:
+        trainer.step(2, 4)
+    return n
+
+
+@pytest.mark.skipif(not SIMULATOR, reason="the GPU run counts with the real engine in test_launches_on_a_gpu")
+def test_launches_per_step_within_the_budget(monkeypatch):
+    """[784, 512, 256, 10], the cuBLAS engine (NumPy standing in for CuPy):
+    at most 3 numba launches per layer plus 3, against the layer path's."""
+    from fastnn.kernels.cuda import dense
+    monkeypatch.setattr(dense, "gemm_engine", lambda: FakeCupy)
+    # counted, not run: the simulator would take minutes over these widths
+    layer_path = _one_step(training.DeviceBook, FakeCupy, execute=False)
+    plan = _one_step(device_step.DeviceStep, FakeCupy, execute=False)
+    layers = len(WIDTHS) - 1
+    print(f"\n[784, 512, 256, 10] step: layer path {layer_path}, plan {plan} ({plan.names})")
+    assert plan.numba <= 3 * layers + 3
+    assert plan.numba == 2 * layers + 5
+    assert plan.gemm == 3 * layers - 1
+    assert layer_path.numba > plan.numba
+
+
+@pytest.mark.skipif(SIMULATOR, reason="needs a GPU")
+def test_launches_on_a_gpu():
+    from fastnn.kernels.cuda import _plan
+    n = _one_step(device_step.DeviceStep, None)
+    layers = len(WIDTHS) - 1
+    if _plan.graphs_wanted():
+        assert (n.numba, n.gemm, n.graph) == (0, 0, 1)        # one graph launch per step
+    else:
+        assert n.numba <= 3 * layers + 3 and n.graph == 0
+
+
+def test_fused_dropout_masks_are_bitwise_the_cpu_ones(dtype):
+    """The epilogue's dropout draws the masks of ``dropout_mask`` on the
+    cpu backend, from the offset it reads on the device."""
+    from fastnn.kernels import cpu, cuda
+    from fastnn.kernels.philox import keep_threshold
+    dtype = np.dtype(dtype).type
+    rows, cols = (5, 13) if SIMULATOR else (1000, 1001)
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((rows, cols)).astype(dtype)
+    bias = rng.standard_normal(cols).astype(dtype)
+    n = a.size
+    seed, slot, offsets = np.uint64(2 ** 40 + 3), 1, np.array([4, 9], np.uint64)
+    y = np.zeros_like(a)
+    mask = np.zeros((n + 7) // 8, np.uint8)
+    flat = a.copy().reshape(-1)
+    cuda.dense.bias_act_dropout_kernel[cuda._launch.grid_1d((n + 7) // 8)](
+        flat, y.reshape(-1), mask, bias, np.int64(fastnn.kernels.codes.RELU), dtype(0.01), offsets,
+        np.int64(slot), seed, keep_threshold(0.35), dtype(1 / 0.35))
+    want = np.zeros_like(mask)
+    cpu.dropout.dropout_mask(want, n, seed, offsets[slot], keep_threshold(0.35))
+    assert np.array_equal(mask, want)
+    relu = np.maximum(a + bias, 0)
+    testing.assert_close(flat.reshape(rows, cols), relu, "elementwise")
+    keep = np.unpackbits(want, bitorder="little")[:n].reshape(rows, cols).astype(bool)
+    testing.assert_close(y, np.where(keep, relu * dtype(1 / 0.35), 0), "elementwise")
