@@ -7,8 +7,10 @@
 # OUT defaults to bench/results/gpu; STAGES is any of env, install, gpu-tests
 # (tests/gpu on the device), tests (the whole suite), bench (the cuda column:
 # python -m fastnn.bench -k cuda), overhead (bench/gpu_overhead.py: host cost
-# per call and a profile of the training step), comma-separated and run in
-# that order, default all of them. GPU_PYTEST_ARGS, PYTEST_ARGS and
+# per call and a profile of the training step), plan (the replayed step's
+# tests and train-step benchmarks alone: the short first run on a GPU
+# lent for minutes), comma-separated and run in the order given, default
+# env,install,gpu-tests,tests,bench,overhead. GPU_PYTEST_ARGS, PYTEST_ARGS and
 # BENCH_ARGS pass options on (e.g. "-n 4", "--ignore=tests/gpu", "--quick").
 # PYTHON picks the interpreter (default python3, which must already have
 # numpy, numba, numba-cuda, pytest, pytest-benchmark, hypothesis; CuPy for the
@@ -79,6 +81,18 @@ run_bench() {
     stage "cuda benchmarks"
     timeout "${BENCH_TIMEOUT:-360}" $PY -m fastnn.bench -k "${BENCH_K:-cuda}" ${BENCH_ARGS:-} --out "$OUT/bench" 2>&1 \
         | tail -n 5
+    [[ ${PIPESTATUS[0]} == 0 ]] || status=1
+}
+
+run_plan() {
+    # the replayed step first, in a few minutes: its tests (bound launches
+    # and the CUDA graph included) and its benchmarks against PyTorch
+    stage "replayed step: tests and benchmarks"
+    timeout "${PLAN_TIMEOUT:-240}" $PY -m pytest -q -p no:randomly -rs -s tests/gpu/test_device_step.py 2>&1 \
+        | tee "$OUT/plan-tests.log" | tail -n 15
+    [[ ${PIPESTATUS[0]} == 0 ]] || status=1
+    timeout "${PLAN_TIMEOUT:-240}" $PY -m pytest -q -p no:randomly bench/bench_cuda.py -k train_step \
+        --benchmark-json "$OUT/plan-bench.json" 2>&1 | tee "$OUT/plan-bench.log" | tail -n 25
     [[ ${PIPESTATUS[0]} == 0 ]] || status=1
 }
 

@@ -81,6 +81,7 @@ def _pack(dispatcher, grid, block, args, stream):
     from numba.cuda import dispatcher as nd
     from numba.cuda.cudadrv import driver
     kernel = dispatcher.compile(tuple(dispatcher.typeof_pyval(a) for a in args))
+    grid, block = nd.normalize_kernel_dimensions(grid, block)   # as a dispatched launch does
     if getattr(kernel, "debug", False):
         return None                       # debug kernels read an error flag back after each launch
     recorded = []

@@ -215,3 +215,27 @@ def test_fused_dropout_masks_are_bitwise_the_cpu_ones(dtype):
     testing.assert_close(flat.reshape(rows, cols), relu, "elementwise")
     keep = np.unpackbits(want, bitorder="little")[:n].reshape(rows, cols).astype(bool)
     testing.assert_close(y, np.where(keep, relu * dtype(1 / 0.35), 0), "elementwise")
+
+
+@pytest.mark.skipif(SIMULATOR, reason="bound launches and graphs need a GPU")
+@pytest.mark.parametrize("graph", ["0", "1"], ids=["bound", "graph"])
+def test_bound_and_graph_replays_train_as_the_cpu_does(graph, monkeypatch):
+    from fastnn.kernels.cuda import _plan
+    monkeypatch.setenv("FASTNN_CUDA_GRAPH", graph)
+    if graph == "1" and not _plan.graphs_wanted():
+        pytest.skip("CUDA graphs need CuPy (pip install cupy-cuda13x)")
+    modes = []
+    real = device_step.DeviceStep.read
+
+    def spy(self):
+        modes.extend(s.plan.mode for s in self._shapes.values())
+        return real(self)
+    monkeypatch.setattr(device_step.DeviceStep, "read", spy)
+    gpu, _, hg = _fit("sce-dropout-adam", "cuda", np.float32)
+    cpu, _, hc = _fit("sce-dropout-adam", "cpu", np.float32)
+    assert set(modes) == {"graph" if graph == "1" else "bound"}
+    testing.assert_close(np.array(hg.history["cost"], np.float32), np.array(hc.history["cost"], np.float32),
+                         "reduction")
+    for wg, wc in zip(gpu.get_weights(), cpu.get_weights()):
+        for a, b in zip(wg, wc):
+            testing.assert_close(a, b, "reduction")
