@@ -40,6 +40,7 @@ def count_launches(engine=None, execute=True):
     count does not depend on the data; the results are then garbage).
     """
     from numba import config
+
     from fastnn.kernels.cuda import _plan
     n = Launches()
     undo = []
