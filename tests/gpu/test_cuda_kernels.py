@@ -32,6 +32,40 @@ def test_cuda_matches_ref(name, shape, dtype):
         testing.assert_close(actual, expected, kind, err_msg=f"{name} {out_name}")
 
 
+# shapes the registry's tiny ones miss: softmax rows wider than a row's
+# lanes (and not a multiple of them) over a ragged last block of rows; batch
+# norm with fewer rows than row groups (empty Welford partials merge), and
+# with a ragged split
+EDGE_SHAPES = [("softmax_cross_entropy", (7, 37)), ("softmax_forward", (5, 9)),
+               ("batchnorm_forward_train", (2, 3)), ("batchnorm_forward_train", (13, 6)),
+               ("batchnorm_backward", (2, 3))]
+
+
+@pytest.mark.parametrize("name,shape", EDGE_SHAPES, ids=[f"{n}-{'x'.join(map(str, s))}" for n, s in EDGE_SHAPES])
+def test_cuda_matches_ref_at_edge_shapes(name, shape, dtype):
+    from fastnn.kernels import cuda
+    for out_name, (actual, expected, kind) in compare(CASES[name], cuda, shape, dtype).items():
+        assert not np.isnan(actual).any(), f"{out_name} left unwritten"
+        testing.assert_close(actual, expected, kind, err_msg=f"{name} {out_name}")
+
+
+def test_batchnorm_statistics_keep_float64_accuracy_far_from_zero(dtype):
+    """Welford's one pass keeps the variance of data with a large mean
+    (1e4 + N(0, 1)) as accurate as the reference's two passes."""
+    from fastnn.kernels import cuda, ref
+    rng = np.random.default_rng(4)
+    n, f = (11, 3) if SIMULATOR else (4096, 64)
+    x = (1e4 + rng.standard_normal((n, f))).astype(dtype)
+    outs = []
+    for mod in (ref, cuda):
+        out, mean, rstd = np.empty_like(x), np.empty(f), np.empty(f)
+        mod.batchnorm.batchnorm_forward_train(out, mean, rstd, np.zeros(f), np.ones(f), x, np.ones(f, dtype),
+                                              np.zeros(f, dtype), 0.1, 1e-5)
+        outs.append((mean, rstd))
+    np.testing.assert_allclose(outs[1][0], outs[0][0], rtol=1e-14)
+    np.testing.assert_allclose(outs[1][1], outs[0][1], rtol=1e-9)
+
+
 def test_api_on_cuda():
     """The public API dispatches to cuda and keeps its validation."""
     rng = np.random.default_rng(0)
