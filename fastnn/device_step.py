@@ -1,10 +1,11 @@
 """The GPU training step as a launch plan, built once per ``fit`` and replayed.
 
 ``DeviceStep`` is ``fit``'s trainer for a model on the GPU (the cuda
-backend) made of Dense layers, each optionally followed by a Dropout, with
-any loss and any compiled optimizer, and no L1/L2 penalty in the cost
-(``supported`` says why not otherwise; ``DeviceBook`` then steps layer by
-layer). Per batch shape (the full batches, and the last partial one) it
+backend) made of Dense and BatchNorm layers, each optionally followed by an
+Activation (after a linear Dense, or a BatchNorm) and a Dropout, which the
+plan fuses into it; any loss and any compiled optimizer, and no L1/L2
+penalty in the cost (``supported`` says why not otherwise; ``DeviceBook``
+then steps layer by layer). Per batch shape (the full batches, and the last partial one) it
 allocates every workspace once and builds a ``kernels/cuda/_plan.Plan``:
 
 ====================  ============================================================
@@ -12,10 +13,12 @@ launch                what it does
 ====================  ============================================================
 gather_batch          the batch's rows of X and y, by the epoch's order (1)
 per Dense layer       GEMM, then bias + activation (+ dropout, its mask kept) (1)
+per BatchNorm layer   statistics and normalisation (1), then activation (+ dropout) (1)
 loss                  per-example losses and d(logits), written (1)
 step_book             the batch's cost and right predictions; the counters move (1)
 per Dense layer       dz = dout (* dropout) * f'(a), db = column sums (1); dW and
                       dx GEMMs, written: no gradient buffer is zeroed
+per BatchNorm layer   dout (* dropout) * f'(a) (1), then dx, dgamma, dbeta (1)
 segment_norms         each layer's ||dW||, summed over the epoch (1)
 update                the optimizer over the flat buffer (1)
 ====================  ============================================================
@@ -37,10 +40,41 @@ from ._backend import kernels
 from .kernels import codes
 from .kernels.philox import blocks as philox_blocks
 from .kernels.philox import keep_threshold
-from .layers import Dense, Dropout
+from .layers import Activation, BatchNorm, Dense, Dropout
 from .losses import LOSS_KINDS
 
 __all__ = ["DeviceStep", "supported"]
+
+
+class _Unit:
+    """One Dense or BatchNorm layer with what the plan fuses into it: the
+    activation (a Dense layer's own, or an Activation layer after a linear
+    Dense or after a BatchNorm) and a Dropout after that."""
+
+    def __init__(self, layer, act, alpha, drop):
+        self.layer, self.act, self.alpha, self.drop = layer, act, alpha, drop
+        self.features = layer.out_features if isinstance(layer, Dense) else layer.features
+
+
+def units(layers):
+    """(units, None), or (None, why) where the plan cannot fuse the layers."""
+    out, i, n = [], 0, len(layers)
+    while i < n:
+        layer = layers[i]
+        if not isinstance(layer, (Dense, BatchNorm)):
+            return None, (f"layer {i} ({type(layer).__name__}) does not follow a Dense or BatchNorm layer that "
+                          "it could be fused into")
+        act, alpha = (layer.activation, layer.alpha) if isinstance(layer, Dense) else ("linear", 0.01)
+        i += 1
+        if i < n and isinstance(layers[i], Activation) and act == "linear":
+            act, alpha = layers[i].name, layers[i].alpha
+            i += 1
+        drop = None
+        if i < n and isinstance(layers[i], Dropout):
+            drop = layers[i] if layers[i].keep_prob < 1.0 else None       # keep_prob 1: the identity
+            i += 1
+        out.append(_Unit(layer, act, alpha, drop))
+    return out, None
 
 
 def supported(model, optimizer):
@@ -51,15 +85,7 @@ def supported(model, optimizer):
         return "an L1/L2 penalty in the cost is stepped layer by layer (use the optimizer's weight_decay)"
     if not type(optimizer).compiles():
         return f"optimizer {type(optimizer).__name__} has no compiled update"
-    prev = None
-    for layer in model.layers:
-        if isinstance(layer, Dropout):
-            if not isinstance(prev, Dense):
-                return "a Dropout must follow a Dense layer to be fused into it"
-        elif not isinstance(layer, Dense):
-            return f"layer {type(layer).__name__} is stepped layer by layer on the GPU"
-        prev = layer
-    return None
+    return units(model.layers)[1]
 
 
 class _Shape:
@@ -77,31 +103,41 @@ class _Shape:
 
         self.xb = buf(rows, owner.x.shape[1])
         self.yb = buf(rows, owner.y2.shape[1], dtype=owner.y2.dtype)
-        self.blocks = _arrays.as_device(np.array([philox_blocks(rows * f) for f in owner.drop_features],
+        self.blocks = _arrays.as_device(np.array([philox_blocks(rows * u.features) for u in owner.dropped],
                                                  np.uint64).reshape(-1))
         plan = _plan.Plan(owner.streams)
         engine = owner.engine
         plan.launch(k.data.gather_batch_kernel, _launch.grid_1d(rows * (self.xb.shape[1] + self.yb.shape[1])),
                     self.xb, self.yb, owner.x, owner.y2, owner.order, owner.counters, np.int64(owner.batch_size))
-        acts, ins, masks = [], [], []
+        saved = []                   # per unit: (its input, its activation a, mask, dropout scale, BN statistics)
         h = self.xb
-        for i, (layer, drop) in enumerate(owner.pairs):
-            a = buf(rows, layer.out_features)
-            b = layer.params.get("b", owner.empty)
-            fused = None
-            mask = owner.no_mask
-            out = a
-            if drop is not None:
-                out = buf(rows, layer.out_features)
-                mask = buf((rows * layer.out_features + 7) // 8, dtype=np.uint8)
-                slot = owner.drops.index(drop)
-                fused = (out, mask, owner.offsets, np.int64(slot), np.uint64(drop.seed),
-                         keep_threshold(drop.keep_prob), d.type(1.0 / drop.keep_prob))
-            act = np.int64(codes.ACTIVATIONS[layer.activation])
-            k.dense.plan_forward(plan, engine, a, h, layer.params["W"], b, act, d.type(layer.alpha), fused)
-            acts.append(a)
-            ins.append(h)
-            masks.append((mask, fused[-1] if fused else d.type(1)))
+        for u in owner.units:
+            layer = u.layer
+            a = buf(rows, u.features)
+            act, alpha = np.int64(codes.ACTIVATIONS[u.act]), d.type(u.alpha)
+            mask, scale, out, fused = owner.no_mask, d.type(1), a, None
+            if u.drop is not None:
+                out = buf(rows, u.features)
+                mask = buf((rows * u.features + 7) // 8, dtype=np.uint8)
+                scale = d.type(1.0 / u.drop.keep_prob)
+                fused = (out, mask, owner.offsets, np.int64(owner.dropped.index(u)), np.uint64(u.drop.seed),
+                         keep_threshold(u.drop.keep_prob), scale)
+            stats = None
+            if isinstance(layer, Dense):
+                k.dense.plan_forward(plan, engine, a, h, layer.params["W"], layer.params.get("b", owner.empty),
+                                     act, alpha, fused)
+            else:
+                stats = (buf(u.features, dtype=np.float64), buf(u.features, dtype=np.float64))
+                plan.launch(k.batchnorm.batchnorm_forward_train_kernel, _reduce.column_grid(u.features), a,
+                            *stats, layer.running_mean, layer.running_var, h, layer.params["gamma"],
+                            layer.params["beta"], np.float64(layer.momentum), np.float64(layer.eps))
+                if fused is not None:
+                    plan.launch(k.dense.bias_act_dropout_kernel, _launch.grid_1d((a.size + 7) // 8),
+                                a.reshape(a.size), out.reshape(out.size), mask, owner.empty, act, alpha,
+                                *fused[2:])
+                elif u.act != "linear":
+                    plan.launch(k.dense.bias_act_kernel, _launch.grid_1d(a.size), a, owner.empty, act, alpha)
+            saved.append((h, a, mask, scale, stats))
             h = out
         logits = h
         self.per_example = buf(rows)
@@ -123,14 +159,24 @@ class _Shape:
         plan.launch(k.metrics.step_book_kernel, (1, _reduce.RED), owner.costs, owner.hits, owner.counters,
                     owner.offsets, self.blocks, self.per_example, logits, labels, targets, np.int64(hit_kind))
         dout = dlogits
-        for i in range(len(owner.pairs) - 1, -1, -1):
-            layer, _ = owner.pairs[i]
-            mask, scale = masks[i]
-            dz = dout                               # written in place: each element read, then written
-            dx = buf(rows, layer.in_features) if i > 0 else None
-            k.dense.plan_backward(plan, engine, dx, layer.grads["W"], layer.grads.get("b", owner.empty), dz, dout,
-                                  ins[i], layer.params["W"], acts[i], mask, scale,
-                                  np.int64(codes.ACTIVATIONS[layer.activation]), d.type(layer.alpha))
+        for i in range(len(owner.units) - 1, -1, -1):
+            u = owner.units[i]
+            layer = u.layer
+            x_in, a, mask, scale, stats = saved[i]
+            act, alpha = np.int64(codes.ACTIVATIONS[u.act]), d.type(u.alpha)
+            # dz written over dout in place: each element is read, then written
+            if isinstance(layer, Dense):
+                dx = buf(rows, layer.in_features) if i > 0 else None
+                k.dense.plan_backward(plan, engine, dx, layer.grads["W"], layer.grads.get("b", owner.empty), dout,
+                                      dout, x_in, layer.params["W"], a, mask, scale, act, alpha)
+            else:
+                if u.drop is not None or u.act != "linear":
+                    plan.launch(k.dense.dz_db_kernel, _reduce.column_grid(u.features), dout, owner.empty, dout,
+                                a, mask, scale, act, alpha, False)
+                dx = buf(rows, layer.features)
+                plan.launch(k.batchnorm.batchnorm_backward_kernel, _reduce.column_grid(u.features), dx,
+                            layer.grads["gamma"], layer.grads["beta"], dout, x_in, *stats, layer.params["gamma"],
+                            False)
             dout = dx
         p = owner.params
         plan.launch(k.metrics.segment_norms_kernel, (owner.starts.size, _reduce.RED), owner.norms, p.grad,
@@ -165,12 +211,11 @@ class DeviceStep:
         self.batch_size = min(batch_size, m)
         self.n_batches = (m + self.batch_size - 1) // self.batch_size
         layers = model.layers
-        self.pairs = [(layer, layers[i + 1] if i + 1 < len(layers) and isinstance(layers[i + 1], Dropout)
-                       and layers[i + 1].keep_prob < 1.0 else None)
-                      for i, layer in enumerate(layers) if isinstance(layer, Dense)]
-        self.drops = [drop for _, drop in self.pairs if drop is not None]
-        self.drop_features = [layer.out_features for layer, drop in self.pairs if drop is not None]
-        if any(drop.seed is None for drop in self.drops):
+        self.units, why = units(layers)
+        if why:
+            raise ValueError(why)
+        self.dropped = [u for u in self.units if u.drop is not None]     # the units with a fused dropout
+        if any(u.drop.seed is None for u in self.dropped):
             raise RuntimeError("Dropout has no seed: add it to a Sequential (which assigns one) or pass seed=")
         offsets = {name: (off, int(np.prod(shp))) for name, off, shp in p.layout}
         seg = [offsets[f"{i}.W"] for i, layer in enumerate(layers) if isinstance(layer, Dense)]
@@ -182,7 +227,7 @@ class DeviceStep:
         counters = np.zeros(codes.COUNTER_SLOTS, np.int64)
         counters[codes.COUNTER_T] = optimizer.t
         self.counters = _arrays.as_device(counters)
-        self.offsets = _arrays.as_device(np.array([drop.offset for drop in self.drops], np.uint64).reshape(-1))
+        self.offsets = _arrays.as_device(np.array([u.drop.offset for u in self.dropped], np.uint64).reshape(-1))
         self._hyper_host = np.zeros(codes.HYPER_SLOTS, np.float64)
         self.hyper = _arrays.as_device(self._hyper_now())
         self._hyper_host = self._hyper_now().copy()
@@ -233,8 +278,8 @@ class DeviceStep:
         else:
             self._upload(self.order, perm.astype(np.intp))
             self._ordered = False
-        for drop, f in zip(self.drops, self.drop_features):
-            if drop.offset + self.n_batches * philox_blocks(self.batch_size * f) > 2 ** 64:
+        for u in self.dropped:
+            if u.drop.offset + self.n_batches * philox_blocks(self.batch_size * u.features) > 2 ** 64:
                 raise ValueError("a Dropout's offset would overflow the 64-bit counter this epoch; start a new seed")
 
     def step(self, start, stop):
@@ -246,8 +291,8 @@ class DeviceStep:
             self._upload(self.hyper, hyper)
             self._hyper_host = hyper
         self.plan(rows).replay()
-        for drop, f in zip(self.drops, self.drop_features):
-            drop.offset += philox_blocks(rows * f)
+        for u in self.dropped:
+            u.drop.offset += philox_blocks(rows * u.features)
         self.b += 1
         return None, None, None
 

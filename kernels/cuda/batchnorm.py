@@ -72,7 +72,9 @@ def batchnorm_forward_eval_kernel(out, x, running_mean, running_var, gamma, beta
 
 
 @cuda.jit
-def batchnorm_backward_kernel(dx, dgamma, dbeta, dout, x, mean, rstd, gamma):
+def batchnorm_backward_kernel(dx, dgamma, dbeta, dout, x, mean, rstd, gamma, accumulate):
+    # accumulate: add into dx, dgamma, dbeta (the layer path's contract), or
+    # write them (a replayed step, whose buffers are not zeroed)
     n, f = x.shape
     part = cuda.shared.array((ROWS, COLS), float64)
     c, r = cuda.threadIdx.x, cuda.threadIdx.y
@@ -94,12 +96,13 @@ def batchnorm_backward_kernel(dx, dgamma, dbeta, dout, x, mean, rstd, gamma):
         s2 = column_sum(part, s2)
         if live:
             if r == 0:
-                dbeta[j] += s1
-                dgamma[j] += s2
+                dbeta[j] = dbeta[j] + s1 if accumulate else s1
+                dgamma[j] = dgamma[j] + s2 if accumulate else s2
             k = gamma[j] * rj / n
             for i in range(r, n, ROWS):
                 xhat = (float64(x[i, j]) - mj) * rj
-                dx[i, j] += k * (n * float64(dout[i, j]) - s1 - xhat * s2)
+                g = k * (n * float64(dout[i, j]) - s1 - xhat * s2)
+                dx[i, j] = dx[i, j] + g if accumulate else g
 
 
 def batchnorm_forward_train(out, mean, rstd, running_mean, running_var, x, gamma, beta, momentum, eps):
@@ -121,7 +124,8 @@ def batchnorm_backward(dx, dgamma, dbeta, dout, x, mean, rstd, gamma):
     """Accumulate dx, dgamma, dbeta from the saved mean and rstd."""
     with on_device([dx, dgamma, dbeta], [dout, x, mean, rstd, gamma]) as (
             (d_dx, d_dg, d_db), (d_dout, d_x, d_mean, d_rstd, d_g)):
-        batchnorm_backward_kernel[column_grid(d_x.shape[1])](d_dx, d_dg, d_db, d_dout, d_x, d_mean, d_rstd, d_g)
+        batchnorm_backward_kernel[column_grid(d_x.shape[1])](d_dx, d_dg, d_db, d_dout, d_x, d_mean, d_rstd, d_g,
+                                                              True)
 
 
 def ptx_signatures(ty):
@@ -129,8 +133,8 @@ def ptx_signatures(ty):
 
     Statistics are float64 by contract, so the float32 build does use f64.
     """
-    from numba import float64
+    from numba import float64, types
     m, v, s = ty[:, ::1], ty[::1], float64[::1]
     return {batchnorm_forward_train_kernel: (m, s, s, s, s, m, v, v, float64, float64),
             batchnorm_forward_eval_kernel: (m, m, s, s, v, v, float64),
-            batchnorm_backward_kernel: (m, v, v, m, m, s, s, v)}
+            batchnorm_backward_kernel: (m, v, v, m, m, s, s, v, types.boolean)}
