@@ -3,9 +3,9 @@
 ``DeviceStep`` is ``fit``'s trainer for a model on the GPU (the cuda
 backend) made of Dense and BatchNorm layers, each optionally followed by an
 Activation (after a linear Dense, or a BatchNorm) and a Dropout, which the
-plan fuses into it; any loss and any compiled optimizer, and no L1/L2
-penalty in the cost (``supported`` says why not otherwise; ``DeviceBook``
-then steps layer by layer). Per batch shape (the full batches, and the last partial one) it
+plan fuses into it; any loss, any compiled optimizer, and the model's L2
+and L1 terms (``supported`` says why not otherwise; ``DeviceBook`` then
+steps layer by layer). Per batch shape (the full batches, and the last partial one) it
 allocates every workspace once and builds a ``kernels/cuda/_plan.Plan``:
 
 ====================  ============================================================
@@ -19,7 +19,8 @@ step_book             the batch's cost and right predictions; the counters move 
 per Dense layer       dz = dout (* dropout) * f'(a), db = column sums (1); dW and
                       dx GEMMs, written: no gradient buffer is zeroed
 per BatchNorm layer   dout (* dropout) * f'(a) (1), then dx, dgamma, dbeta (1)
-segment_norms         each layer's ||dW||, summed over the epoch (1)
+segment_norms         each layer's ||dW||, summed over the epoch (1); with L2/L1,
+                      their gradient terms and sums for the cost first, in it
 update                the optimizer over the flat buffer (1)
 ====================  ============================================================
 
@@ -81,8 +82,6 @@ def supported(model, optimizer):
     """Why ``DeviceStep`` cannot train this model, or None if it can."""
     if not model.device:
         return "the model is not on the GPU"
-    if model.l1 or model.l2:
-        return "an L1/L2 penalty in the cost is stepped layer by layer (use the optimizer's weight_decay)"
     if not type(optimizer).compiles():
         return f"optimizer {type(optimizer).__name__} has no compiled update"
     return units(model.layers)[1]
@@ -179,8 +178,14 @@ class _Shape:
                             False)
             dout = dx
         p = owner.params
-        plan.launch(k.metrics.segment_norms_kernel, (owner.starts.size, _reduce.RED), owner.norms, p.grad,
-                    owner.starts, owner.stops)
+        if owner.pen is None:
+            plan.launch(k.metrics.segment_norms_kernel, (owner.starts.size, _reduce.RED), owner.norms, p.grad,
+                        owner.starts, owner.stops)
+        else:                        # the penalties' gradients first: the norms include them, as layer by layer
+            l2, l1 = owner.model.l2, owner.model.l1
+            plan.launch(k.regularization.penalty_norms_kernel, (owner.starts.size, _reduce.RED), owner.norms,
+                        owner.pen, p.grad, p.data, owner.starts, owner.stops, owner.counters,
+                        d.type(l2 / rows), d.type(0.5 * l1 / rows))
         s1, s2 = owner.state
         plan.launch(k.optim.update_kernel, _launch.grid_1d(p.data.size), p.data, p.grad, s1, s2, owner.hyper,
                     owner.counters, np.int64(owner.optimizer.compiled_code), np.int64(p.n_decay))
@@ -224,6 +229,9 @@ class DeviceStep:
         self.costs = _arrays.zeros(self.n_batches, np.float64, like=self.like)
         self.norms = _arrays.zeros(len(seg), np.float64, like=self.like)
         self.hits = _arrays.zeros(1, np.float64, like=self.like)
+        # per batch and weight segment, the sums of w^2 and |w| of the L2 and L1 terms of the cost
+        self.pen = (_arrays.zeros((self.n_batches, len(seg), 2), np.float64, like=self.like)
+                    if model.l1 or model.l2 else None)
         counters = np.zeros(codes.COUNTER_SLOTS, np.int64)
         counters[codes.COUNTER_T] = optimizer.t
         self.counters = _arrays.as_device(counters)
@@ -303,6 +311,9 @@ class DeviceStep:
             shape.plan.synchronize()
         costs, norms, hits = self.costs.copy_to_host(), self.norms.copy_to_host(), self.hits.copy_to_host()
         n, self.b = self.b, 0
+        if self.pen is not None:                  # the batches' L2 and L1 terms, times their sizes
+            pen = self.pen.copy_to_host()[:n]
+            costs[:n] += self.model.l2 / 2 * pen[:, :, 0].sum(axis=1) + self.model.l1 / 2 * pen[:, :, 1].sum(axis=1)
         for buf in (self.costs, self.norms, self.hits):
             _arrays.fill(buf, 0)
         counters = np.zeros(codes.COUNTER_SLOTS, np.int64)

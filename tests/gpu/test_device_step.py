@@ -32,7 +32,7 @@ def _data(loss, dtype):
 
 
 CONFIGS = {
-    # loss, layers, optimizer, schedule, shuffle
+    # loss, layers, optimizer, schedule, shuffle[, l2, l1]
     "sce-dropout-adam": ("softmax_cross_entropy",
                          lambda: [fastnn.Dense(2, 8, "relu"), fastnn.Dropout(0.75), fastnn.Dense(8, 6, "tanh"),
                                   fastnn.Dense(6, 2)],
@@ -56,6 +56,13 @@ CONFIGS = {
                                    lambda: [fastnn.Dense(2, 5), fastnn.Tanh(), fastnn.Dense(5, 4, bias=False),
                                             fastnn.BatchNorm(4), fastnn.Dense(4, 2)],
                                    lambda p: fastnn.Momentum(p, lr=0.05), None, False),
+    "sce-bn-dropout-adam-l2": ("softmax_cross_entropy",
+                               lambda: [fastnn.Dense(2, 8, "relu", bias=False), fastnn.BatchNorm(8),
+                                        fastnn.Dropout(0.75), fastnn.Dense(8, 2)],
+                               lambda p: fastnn.Adam(p, lr=0.02), None, True, 0.05, 0.0),
+    "bce-tanh-momentum-l1-l2": ("binary_cross_entropy",
+                                lambda: [fastnn.Dense(2, 6, "tanh"), fastnn.Dense(6, 1)],
+                                lambda p: fastnn.Momentum(p, lr=0.1, weight_decay=0.01), None, False, 0.02, 0.1),
     "sce-adamw": ("softmax_cross_entropy",
                   lambda: [fastnn.Dense(2, 9, "relu"), fastnn.Dense(9, 2)],
                   lambda p: fastnn.AdamW(p, lr=0.01, weight_decay=0.1), None, True),
@@ -63,9 +70,10 @@ CONFIGS = {
 
 
 def _fit(name, backend, dtype, monkeypatch=None, epochs=2):
-    loss, layers, opt, schedule, shuffle = CONFIGS[name]
+    loss, layers, opt, schedule, shuffle, *penalties = CONFIGS[name]
+    l2, l1 = penalties or (0.0, 0.0)
     X, y = _data(loss, dtype)
-    model = fastnn.Sequential(layers(), loss=loss, dtype=dtype, backend=backend, seed=5)
+    model = fastnn.Sequential(layers(), loss=loss, l2=l2, l1=l1, dtype=dtype, backend=backend, seed=5)
     optimizer = opt(model.parameters())
     history = model.fit(X, y, optimizer=optimizer, epochs=epochs, batch_size=16, shuffle=shuffle, seed=1,
                         schedule=schedule, verbose=False)
@@ -110,7 +118,7 @@ def test_fit_again_continues_from_the_mirrors(dtype):
     """A second fit builds a new plan from the host's t and dropout offsets:
     two fits of one epoch equal one fit of two."""
     one, _, h1 = _fit("sce-dropout-adam", "cuda", dtype, epochs=2)
-    loss, layers, opt, _, _ = CONFIGS["sce-dropout-adam"]
+    loss, layers, opt, *_ = CONFIGS["sce-dropout-adam"]
     X, y = _data(loss, dtype)
     model = fastnn.Sequential(layers(), loss=loss, dtype=dtype, backend="cuda", seed=5)
     o = opt(model.parameters())
@@ -126,7 +134,6 @@ def test_fit_again_continues_from_the_mirrors(dtype):
 
 
 @pytest.mark.parametrize("layers, l2, why", [
-    (lambda: [fastnn.Dense(2, 4, "relu"), fastnn.Dense(4, 2)], 0.1, "L1/L2 penalty"),
     (lambda: [fastnn.Dense(2, 4, "relu"), fastnn.ReLU(), fastnn.Dense(4, 2)], 0.0, "layer 1 (ReLU) does not follow"),
     (lambda: [fastnn.Dense(2, 4), fastnn.Dropout(0.5), fastnn.ReLU(), fastnn.Dense(4, 2)], 0.0,
      "layer 2 (ReLU) does not follow"),
