@@ -218,6 +218,7 @@ def _plan_bench(benchmark, net, batch, group):
     def call():
         if state["b"] == PLAN_BATCHES:
             trainer.read()
+            trainer.epoch(None)
             state["b"] = 0
         start = state["b"] * batch
         trainer.step(start, start + batch)

@@ -102,8 +102,7 @@ class _Shape:
 
         self.xb = buf(rows, owner.x.shape[1])
         self.yb = buf(rows, owner.y2.shape[1], dtype=owner.y2.dtype)
-        self.blocks = _arrays.as_device(np.array([philox_blocks(rows * u.features) for u in owner.dropped],
-                                                 np.uint64).reshape(-1))
+        self.blocks = owner.blocks[rows]
         plan = _plan.Plan(owner.streams)
         engine = owner.engine
         plan.launch(k.data.gather_batch_kernel, _launch.grid_1d(rows * (self.xb.shape[1] + self.yb.shape[1])),
@@ -224,23 +223,48 @@ class DeviceStep:
             raise RuntimeError("Dropout has no seed: add it to a Sequential (which assigns one) or pass seed=")
         offsets = {name: (off, int(np.prod(shp))) for name, off, shp in p.layout}
         seg = [offsets[f"{i}.W"] for i, layer in enumerate(layers) if isinstance(layer, Dense)]
-        self.starts = _arrays.as_device(np.array([o for o, _ in seg], np.int64))
-        self.stops = _arrays.as_device(np.array([o + n for o, n in seg], np.int64))
-        self.costs = _arrays.zeros(self.n_batches, np.float64, like=self.like)
-        self.norms = _arrays.zeros(len(seg), np.float64, like=self.like)
-        self.hits = _arrays.zeros(1, np.float64, like=self.like)
+        # Two device buffers, so that an epoch costs one upload and one read.
+        # ints (int64): the counters, the weight segments, the dropouts'
+        # offsets and their Philox blocks per step of each batch size, and the
+        # epoch's order, uploaded whole by epoch(). book (float64): what
+        # read() reads (batch costs, summed norms, right predictions, and the
+        # L2/L1 sums per batch and segment), then the hyperparameters.
+        S, D = len(seg), len(self.dropped)
+        self._last = m % self.batch_size
+        ints = [("counters", codes.COUNTER_SLOTS), ("starts", S), ("stops", S), ("offsets", D),
+                ("blocks_full", D), ("blocks_last", D), ("order", m)]
+        self._ints = np.zeros(sum(n for _, n in ints), np.int64)
+        at = 0
+        self._int_slots = {}
+        for name, n in ints:
+            self._int_slots[name] = slice(at, at + n)
+            at += n
+        host = self._ints_view
+        host("starts")[:] = [o for o, _ in seg]
+        host("stops")[:] = [o + n for o, n in seg]
+        for name, rows in (("blocks_full", self.batch_size), ("blocks_last", self._last)):
+            host(name)[:] = [philox_blocks(rows * u.features) for u in self.dropped]
+        host("order")[:] = np.arange(m)
+        self.ints = _arrays.empty(self._ints.shape, np.int64, like=self.like)
+        dev = self._int_slots
+        self.counters, self.starts, self.stops = (self.ints[dev[n]] for n in ("counters", "starts", "stops"))
+        self.offsets = self.ints[dev["offsets"]].view(np.uint64)
+        self.blocks = {self.batch_size: self.ints[dev["blocks_full"]].view(np.uint64),
+                       self._last: self.ints[dev["blocks_last"]].view(np.uint64)}
+        self.order = self.ints[dev["order"]]
+        pen = self.n_batches * S * 2 if model.l1 or model.l2 else 0
+        self.book = _arrays.zeros(self.n_batches + S + 1 + pen + codes.HYPER_SLOTS, np.float64, like=self.like)
+        n_read = self.n_batches + S + 1 + pen
+        self._read = self.book[:n_read]
+        self.costs = self.book[:self.n_batches]
+        self.norms = self.book[self.n_batches:self.n_batches + S]
+        self.hits = self.book[self.n_batches + S:self.n_batches + S + 1]
         # per batch and weight segment, the sums of w^2 and |w| of the L2 and L1 terms of the cost
-        self.pen = (_arrays.zeros((self.n_batches, len(seg), 2), np.float64, like=self.like)
-                    if model.l1 or model.l2 else None)
-        counters = np.zeros(codes.COUNTER_SLOTS, np.int64)
-        counters[codes.COUNTER_T] = optimizer.t
-        self.counters = _arrays.as_device(counters)
-        self.offsets = _arrays.as_device(np.array([u.drop.offset for u in self.dropped], np.uint64).reshape(-1))
-        self._hyper_host = np.zeros(codes.HYPER_SLOTS, np.float64)
-        self.hyper = _arrays.as_device(self._hyper_now())
-        self._hyper_host = self._hyper_now().copy()
-        self.order = _arrays.as_device(np.arange(m, dtype=np.intp))
-        self._ordered = True
+        self.pen = (self.book[self.n_batches + S + 1:n_read].reshape(self.n_batches, S, 2) if pen else None)
+        self.hyper = self.book[n_read:]
+        self._hyper_host = self._hyper_now()
+        self.streams = _plan.capture_stream() if _plan.graphs_wanted() else None
+        self._upload(self.hyper, self._hyper_host)
         self.empty = _arrays.empty(0, self.dtype, like=self.like)
         self.no_mask = _arrays.empty(0, np.uint8, like=self.like)
         self.no_labels = _arrays.empty(0, np.intp, like=self.like)
@@ -248,9 +272,11 @@ class DeviceStep:
         state = optimizer.compiled_state(self.empty)
         self.state = tuple(s if s.size else p.data for s in state)     # unused slots: any array of the dtype
         self.engine = k.dense.gemm_engine()
-        self.streams = _plan.capture_stream() if _plan.graphs_wanted() else None
         self._shapes = {}
         self.b = 0
+
+    def _ints_view(self, name):
+        return self._ints[self._int_slots[name]]
 
     def _hyper_now(self):
         h = np.zeros(codes.HYPER_SLOTS, np.float64)
@@ -278,17 +304,19 @@ class DeviceStep:
         return shape.plan
 
     def epoch(self, perm):
-        """The epoch's order of the examples: one upload (none without a shuffle)."""
-        if perm is None:
-            if not self._ordered:
-                self._upload(self.order, np.arange(self.x.shape[0], dtype=np.intp))
-                self._ordered = True
-        else:
-            self._upload(self.order, perm.astype(np.intp))
-            self._ordered = False
+        """Start an epoch: the counters (its first batch, the optimizer's t),
+        the dropouts' offsets and the epoch's order of the examples, in one
+        upload."""
         for u in self.dropped:
             if u.drop.offset + self.n_batches * philox_blocks(self.batch_size * u.features) > 2 ** 64:
                 raise ValueError("a Dropout's offset would overflow the 64-bit counter this epoch; start a new seed")
+        host = self._ints_view
+        host("counters")[:] = 0
+        host("counters")[codes.COUNTER_T] = self.optimizer.t
+        host("offsets")[:] = np.array([u.drop.offset for u in self.dropped], np.uint64).view(np.int64)
+        host("order")[:] = np.arange(self.x.shape[0]) if perm is None else perm
+        self._upload(self.ints, self._ints)
+        self.b = 0
 
     def step(self, start, stop):
         opt = self.optimizer
@@ -309,14 +337,12 @@ class DeviceStep:
         buffers and the batch counter restart at zero."""
         for shape in self._shapes.values():
             shape.plan.synchronize()
-        costs, norms, hits = self.costs.copy_to_host(), self.norms.copy_to_host(), self.hits.copy_to_host()
+        book = self._read.copy_to_host()
+        _arrays.fill(self._read, 0)
+        nb, S = self.n_batches, self.starts.size
+        costs, norms, hits = book[:nb], book[nb:nb + S], book[nb + S]
         n, self.b = self.b, 0
         if self.pen is not None:                  # the batches' L2 and L1 terms, times their sizes
-            pen = self.pen.copy_to_host()[:n]
+            pen = book[nb + S + 1:].reshape(nb, S, 2)[:n]
             costs[:n] += self.model.l2 / 2 * pen[:, :, 0].sum(axis=1) + self.model.l1 / 2 * pen[:, :, 1].sum(axis=1)
-        for buf in (self.costs, self.norms, self.hits):
-            _arrays.fill(buf, 0)
-        counters = np.zeros(codes.COUNTER_SLOTS, np.int64)
-        counters[codes.COUNTER_T] = self.optimizer.t
-        self._upload(self.counters, counters)
-        return costs[:n], norms, float(hits[0])
+        return costs[:n], norms, float(hits)
