@@ -44,7 +44,7 @@ from .kernels.philox import keep_threshold
 from .layers import Activation, BatchNorm, Dense, Dropout
 from .losses import LOSS_KINDS
 
-__all__ = ["DeviceStep", "supported"]
+__all__ = ["DeviceStep", "supported", "for_train_step"]
 
 
 class _Unit:
@@ -346,3 +346,34 @@ class DeviceStep:
             pen = book[nb + S + 1:].reshape(nb, S, 2)[:n]
             costs[:n] += self.model.l2 / 2 * pen[:, :, 0].sum(axis=1) + self.model.l1 / 2 * pen[:, :, 1].sum(axis=1)
         return costs[:n], norms, float(hits)
+
+    def train_step(self, x, y):
+        """``Sequential.train_step`` on the device: the batch copied into this
+        step's own buffers (built for exactly its rows), one epoch of one
+        batch (the counters, offsets and t re-read from the host, so ``fit``
+        or the layer path may run in between), and its cost read back."""
+        _arrays.copy_into(self.x, x)
+        _arrays.copy_into(self.y2, y.reshape(self.y2.shape))
+        self.epoch(None)
+        self.step(0, self.batch_size)
+        costs, _, _ = self.read()
+        return float(costs[0]) / self.batch_size
+
+
+def for_train_step(model, optimizer, x, y):
+    """The model's kept ``DeviceStep`` for ``train_step`` on batches of
+    ``x``'s rows with ``optimizer`` (built on first use, or when either
+    changes), or None where the plan cannot run the model."""
+    rows = x.shape[0]
+    kept = model.__dict__.get("_device_train_step")
+    if kept is not None and kept.optimizer is optimizer and kept.batch_size == rows and kept.y2.dtype == y.dtype:
+        return kept
+    if supported(model, optimizer) is not None:
+        return None
+    like = model.parameters().data
+    xs = _arrays.empty(x.shape, x.dtype, like=like)
+    ys = _arrays.empty(y.shape, y.dtype, like=like)
+    step = DeviceStep(model, optimizer, xs, ys, rows)
+    model._device_train_step = step
+    return step
+

@@ -369,14 +369,23 @@ class Sequential:
 
         For your own training loop. On the cpu backend, with every layer and
         the optimizer supported, the step is one compiled call (the one
-        ``fit`` runs, built once per model and optimizer and kept); otherwise
-        it goes layer by layer. Either way ``parameters().grad`` holds the
+        ``fit`` runs, built once per model and optimizer and kept); on the
+        cuda backend, the replayed launch plan ``fit`` runs
+        (``fastnn.device_step``, kept per batch size); otherwise it goes
+        layer by layer. Either way ``parameters().grad`` holds the
         step's gradients afterwards.
         """
         if optimizer.params is not self._params:
             raise ValueError("optimizer was built for other parameters; use model.parameters()")
         x = self._x(xb, "xb")
         y = self._y(yb, x.shape[0], "yb")
+        if self.device:
+            from . import device_step
+            if any(isinstance(layer, BatchNorm) for layer in self.layers):
+                check_training_batch(x.shape[0])
+            plan = device_step.for_train_step(self, optimizer, x, y)
+            if plan is not None:
+                return plan.train_step(x, y)
         step = compiled_step(self, optimizer, x.shape[0], quiet=True)
         if step is not None:
             return float(step(x, y))

@@ -260,3 +260,38 @@ def test_bound_and_graph_replays_train_as_the_cpu_does(graph, monkeypatch):
     for wg, wc in zip(gpu.get_weights(), cpu.get_weights()):
         for a, b in zip(wg, wc):
             testing.assert_close(a, b, "reduction")
+
+
+@pytest.mark.parametrize("name", ["sce-bn-relu-dropout-adam", "bce-tanh-momentum-l1-l2"])
+def test_train_step_replays_the_plan_as_the_cpu_steps(name, dtype, monkeypatch):
+    """``train_step`` on a device model runs the kept plan for its batch
+    size: the same costs and weights as the cpu backend's, interleaved with
+    a ``fit`` (the plan re-reads t and the dropout offsets every call)."""
+    loss, layers, opt, _, _, *penalties = CONFIGS[name]
+    l2, l1 = penalties or (0.0, 0.0)
+    X, y = _data(loss, dtype)
+    replays = []
+    real = device_step.DeviceStep.train_step
+
+    def spy(self, x, yy):
+        replays.append(self)
+        return real(self, x, yy)
+    monkeypatch.setattr(device_step.DeviceStep, "train_step", spy)
+    runs = {}
+    for backend in ("cuda", "cpu"):
+        model = fastnn.Sequential(layers(), loss=loss, l2=l2, l1=l1, dtype=dtype, backend=backend, seed=5)
+        o = opt(model.parameters())
+        costs = [model.train_step(X[:12], y[:12], o), model.train_step(X[12:24], y[12:24], o)]
+        model.fit(X, y, optimizer=o, epochs=1, batch_size=16, seed=2, verbose=False)
+        costs.append(model.train_step(X[24:36], y[24:36], o))
+        runs[backend] = (model, o, costs)
+    (gpu, gpu_opt, gc), (cpu, cpu_opt, cc) = runs["cuda"], runs["cpu"]
+    assert len(replays) == 3 and replays[0] is replays[1] is replays[2]       # one plan, kept
+    testing.assert_close(np.array(gc, dtype), np.array(cc, dtype), "reduction")
+    assert gpu_opt.t == cpu_opt.t
+    for wg, wc in zip(gpu.get_weights(), cpu.get_weights()):
+        for a, b in zip(wg, wc):
+            testing.assert_close(a, b, "reduction")
+    for lg, lc in zip(gpu.layers, cpu.layers):
+        if "offset" in lc.buffers():
+            assert lg.buffers()["offset"] == lc.buffers()["offset"]
