@@ -1,12 +1,14 @@
-"""The GPU training step as a launch plan, built once per ``fit`` and replayed.
+"""The GPU training step as a launch plan, built once and replayed per batch.
 
-``DeviceStep`` is ``fit``'s trainer for a model on the GPU (the cuda
+``DeviceStep`` is the trainer of ``fit`` (built per call) and of
+``train_step`` (kept per batch size) for a model on the GPU (the cuda
 backend) made of Dense and BatchNorm layers, each optionally followed by an
 Activation (after a linear Dense, or a BatchNorm) and a Dropout, which the
 plan fuses into it; any loss, any compiled optimizer, and the model's L2
 and L1 terms (``supported`` says why not otherwise; ``DeviceBook`` then
-steps layer by layer). Per batch shape (the full batches, and the last partial one) it
-allocates every workspace once and builds a ``kernels/cuda/_plan.Plan``:
+steps layer by layer). Per batch shape (the full batches, and the last
+partial one) it allocates every workspace once and builds a
+``kernels/cuda/_plan.Plan``:
 
 ====================  ============================================================
 launch                what it does
@@ -274,6 +276,7 @@ class DeviceStep:
         self.engine = k.dense.gemm_engine()
         self._shapes = {}
         self.b = 0
+        self._started = False        # the device's counters and order hold nothing before epoch()
 
     def _ints_view(self, name):
         return self._ints[self._int_slots[name]]
@@ -317,8 +320,11 @@ class DeviceStep:
         host("order")[:] = np.arange(self.x.shape[0]) if perm is None else perm
         self._upload(self.ints, self._ints)
         self.b = 0
+        self._started = True
 
     def step(self, start, stop):
+        if not self._started:
+            raise RuntimeError("DeviceStep.step before epoch(): the device has no order of the examples yet")
         opt = self.optimizer
         rows = stop - start
         opt._t += 1
