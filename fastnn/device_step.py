@@ -212,7 +212,9 @@ class DeviceStep:
         self.loss = LOSS_KINDS[model.loss]
         self.x = _arrays.as_device(x)
         rows = y.shape[0]
-        self.y2 = _arrays.as_device(y).reshape(rows, y.size // rows)
+        self.y_src = _arrays.as_device(y)
+        self.y2 = self.y_src.reshape(rows, y.size // rows)
+        self.owned = (False, False)      # whether x and y are fastnn's own buffers (``for_fit``)
         m = x.shape[0]
         self.batch_size = min(batch_size, m)
         self.n_batches = (m + self.batch_size - 1) // self.batch_size
@@ -223,6 +225,8 @@ class DeviceStep:
         self.dropped = [u for u in self.units if u.drop is not None]     # the units with a fused dropout
         if any(u.drop.seed is None for u in self.dropped):
             raise RuntimeError("Dropout has no seed: add it to a Sequential (which assigns one) or pass seed=")
+        self.seeds = [u.drop.seed for u in self.dropped]                  # launch arguments of the plans
+        self.penalties = (model.l2, model.l1)
         offsets = {name: (off, int(np.prod(shp))) for name, off, shp in p.layout}
         seg = [offsets[f"{i}.W"] for i, layer in enumerate(layers) if isinstance(layer, Dense)]
         # Two device buffers, so that an epoch costs one upload and one read.
@@ -277,6 +281,15 @@ class DeviceStep:
         self._shapes = {}
         self.b = 0
         self._started = False        # the device's counters and order hold nothing before epoch()
+
+    def binds(self, model, optimizer, x, y, batch_size):
+        """Whether this step's plans hold for a call with these arguments (the
+        data's values aside): what they bound as launch arguments is the same."""
+        return (optimizer is self.optimizer and min(batch_size, x.shape[0]) == self.batch_size
+                and x.shape == self.x.shape and x.dtype == self.x.dtype
+                and y.shape == self.y_src.shape and y.dtype == self.y_src.dtype
+                and (model.l2, model.l1) == self.penalties
+                and all(u.drop.seed == seed for u, seed in zip(self.dropped, self.seeds)))
 
     def _ints_view(self, name):
         return self._ints[self._int_slots[name]]
@@ -359,7 +372,7 @@ class DeviceStep:
         batch (the counters, offsets and t re-read from the host, so ``fit``
         or the layer path may run in between), and its cost read back."""
         _arrays.copy_into(self.x, x)
-        _arrays.copy_into(self.y2, y.reshape(self.y2.shape))
+        _arrays.copy_into(self.y_src, y)
         self.epoch(None)
         self.step(0, self.batch_size)
         costs, _, _ = self.read()
@@ -370,16 +383,39 @@ def for_train_step(model, optimizer, x, y):
     """The model's kept ``DeviceStep`` for ``train_step`` on batches of
     ``x``'s rows with ``optimizer`` (built on first use, or when either
     changes), or None where the plan cannot run the model."""
-    rows = x.shape[0]
     kept = model.__dict__.get("_device_train_step")
-    if kept is not None and kept.optimizer is optimizer and kept.batch_size == rows and kept.y2.dtype == y.dtype:
+    if kept is not None and kept.binds(model, optimizer, x, y, x.shape[0]):
         return kept
     if supported(model, optimizer) is not None:
         return None
     like = model.parameters().data
     xs = _arrays.empty(x.shape, x.dtype, like=like)
     ys = _arrays.empty(y.shape, y.dtype, like=like)
-    step = DeviceStep(model, optimizer, xs, ys, rows)
+    step = DeviceStep(model, optimizer, xs, ys, x.shape[0])
     model._device_train_step = step
     return step
 
+
+def for_fit(model, optimizer, x, y, batch_size, owned):
+    """The ``DeviceStep`` for a ``fit`` call: the model's kept one when
+    nothing it bound has changed (optimizer, batch size, data shapes,
+    penalties, dropout seeds), else a new one, kept in its place. A kept step
+    takes the call's data as they are when they are the arrays it bound, or
+    copied into its buffers when those are fastnn's own uploads of host data
+    (``owned``); a user's device arrays are bound in place and never written,
+    so a step bound to them serves only calls with those same arrays. A
+    tuner's or a callback's ``fit(epochs=1)`` then pays for the plan once."""
+    kept = model.__dict__.get("_device_fit_step")
+    if kept is not None and kept.binds(model, optimizer, x, y, batch_size):
+        if kept.x is not x or kept.y_src is not y:
+            if not all(kept.owned):
+                kept = None
+            else:
+                _arrays.copy_into(kept.x, x)
+                _arrays.copy_into(kept.y_src, y)
+        if kept is not None:
+            return kept
+    step = DeviceStep(model, optimizer, x, y, batch_size)
+    step.owned = owned
+    model._device_fit_step = step
+    return step

@@ -486,7 +486,8 @@ class Sequential:
         dense = [f"{i}.Dense" for i, layer in enumerate(self.layers) if isinstance(layer, Dense)]
         for name in dense:
             history.grad_norms[name] = []
-        trainer = training.trainer_for(self, optimizer, compiled, batch_size, x_all, y_all)
+        trainer = training.trainer_for(self, optimizer, compiled, batch_size, x_all, y_all,
+                                       owned=(not _arrays.is_device(X), not _arrays.is_device(y)))
         rng = np.random.default_rng(seed)
         progress = training.Progress(epochs, verbose)
         step = 0

@@ -175,13 +175,15 @@ def device_evaluate(model, x, y, logits, out):
     return {"cost": float(cost) / m, "accuracy": acc}
 
 
-def trainer_for(model, optimizer, compiled, batch_size, x, y):
-    """The trainer ``fit`` steps its batches with (see the module docstring)."""
+def trainer_for(model, optimizer, compiled, batch_size, x, y, owned=(False, False)):
+    """The trainer ``fit`` steps its batches with (see the module docstring).
+    ``owned``: x and y are fastnn's own copies (of host data), which a kept
+    GPU step may overwrite with a later call's data."""
     m = x.shape[0]
     if model.device:
         from . import device_step
         if compiled is not False and device_step.supported(model, optimizer) is None:
-            return device_step.DeviceStep(model, optimizer, x, y, batch_size)
+            return device_step.for_fit(model, optimizer, x, y, batch_size, owned)
         return DeviceBook(model, optimizer, (m + batch_size - 1) // batch_size, x, y)
     from .compiled import supported
     if compiled is None:

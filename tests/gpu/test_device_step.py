@@ -114,10 +114,23 @@ def test_device_step_trains_as_the_cpu_does(name, dtype, monkeypatch):
         testing.assert_close(gpu_opt.state_dict()["state"][k], v, "reduction", err_msg=k)
 
 
-def test_fit_again_continues_from_the_mirrors(dtype):
-    """A second fit builds a new plan from the host's t and dropout offsets:
-    two fits of one epoch equal one fit of two."""
+def _count_builds(monkeypatch):
+    built = []
+    real = device_step.DeviceStep.__init__
+
+    def spy(self, *a, **k):
+        built.append(self)
+        real(self, *a, **k)
+    monkeypatch.setattr(device_step.DeviceStep, "__init__", spy)
+    return built
+
+
+def test_fit_again_continues_from_the_mirrors(dtype, monkeypatch):
+    """A second fit on new host data of the same shape reuses the kept plan
+    (the data copied into its buffers), re-reading the host's t and dropout
+    offsets: two fits of one epoch equal one fit of two."""
     one, _, h1 = _fit("sce-dropout-adam", "cuda", dtype, epochs=2)
+    built = _count_builds(monkeypatch)
     loss, layers, opt, *_ = CONFIGS["sce-dropout-adam"]
     X, y = _data(loss, dtype)
     model = fastnn.Sequential(layers(), loss=loss, dtype=dtype, backend="cuda", seed=5)
@@ -126,11 +139,29 @@ def test_fit_again_continues_from_the_mirrors(dtype):
     perms = [rng.permutation(M) for _ in range(2)]          # what fit(seed=1) shuffles with
     for p in perms:
         model.fit(X[p], y[p], optimizer=o, epochs=1, batch_size=16, shuffle=False, verbose=False)
+    assert len(built) == 1                                  # one plan for both calls
     assert o.t == 2 * ((M + 15) // 16)
     assert model.layers[1].offset == one.layers[1].offset
     for wa, wb in zip(one.get_weights(), model.get_weights()):
         for a, b in zip(wa, wb):
             testing.assert_close(a, b, "reduction")
+
+
+def test_a_kept_plan_never_writes_the_users_device_arrays(monkeypatch):
+    """Device arrays are bound in place: a fit on other device arrays builds
+    a new plan instead of copying into the first ones."""
+    from numba import cuda
+    built = _count_builds(monkeypatch)
+    X, y = _data("softmax_cross_entropy", np.float64)
+    model = fastnn.Sequential([fastnn.Dense(2, 4, "relu"), fastnn.Dense(4, 2)], backend="cuda", seed=0)
+    opt = fastnn.Adam(model.parameters())
+    d1 = cuda.to_device(X), cuda.to_device(y.astype(np.intp))
+    d2 = cuda.to_device(X[::-1].copy()), cuda.to_device(y[::-1].astype(np.intp))
+    for data in (d1, d1, d2):
+        model.fit(*data, optimizer=opt, epochs=1, batch_size=16, verbose=False)
+    assert len(built) == 2                                  # d1 twice on one plan, then a new one for d2
+    np.testing.assert_array_equal(d1[0].copy_to_host(), X)
+    np.testing.assert_array_equal(d1[1].copy_to_host(), y)
 
 
 @pytest.mark.parametrize("layers, l2, why", [
