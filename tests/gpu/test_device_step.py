@@ -5,8 +5,12 @@ backend does, counts its launches, and keeps the host's mirrors (the
 optimizer's t, dropout offsets) in step. The graph path needs a GPU and
 CuPy and is skipped without them.
 """
+import os
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastnn
 from fastnn import device_step, testing, training
@@ -326,3 +330,93 @@ def test_train_step_replays_the_plan_as_the_cpu_steps(name, dtype, monkeypatch):
     for lg, lc in zip(gpu.layers, cpu.layers):
         if "offset" in lc.buffers():
             assert lg.buffers()["offset"] == lc.buffers()["offset"]
+
+
+# ---- random networks: the plan against the cpu backend ----------------------------------------------------------
+ACTS = ["linear", "relu", "tanh", "sigmoid", "leaky_relu"]
+LAYER_ACTS = {"relu": fastnn.ReLU, "tanh": fastnn.Tanh, "sigmoid": fastnn.Sigmoid, "leaky_relu": fastnn.LeakyReLU}
+
+
+@st.composite
+def networks(draw):
+    """(layer factory, loss, optimizer factory, l2, l1, m, batch, epochs, shuffle): stacks of Dense units
+    (an activation of their own or an Activation layer), Dense + BatchNorm (+ Activation) units, dropouts
+    after any of them, and every loss and optimizer."""
+    n_in = draw(st.integers(1, 4))
+    loss = draw(st.sampled_from(["softmax_cross_entropy", "binary_cross_entropy", "mean_squared_error"]))
+    k = draw(st.integers(2, 4)) if loss == "softmax_cross_entropy" else draw(st.integers(1, 2))
+    spec, width, bn = [], n_in, False
+    for _ in range(draw(st.integers(0, 2))):
+        out = draw(st.integers(1, 6))
+        kind = draw(st.sampled_from(["dense", "layer-act", "bn"]))
+        act = draw(st.sampled_from(ACTS))
+        spec.append((kind, width, out, act, draw(st.booleans()), draw(st.sampled_from([None, 0.5, 0.85]))))
+        bn |= kind == "bn"
+        width = out
+    spec.append(("dense", width, k, "linear", draw(st.booleans()), draw(st.sampled_from([None, None, 0.7]))))
+
+    def layers():
+        out = []
+        for kind, fin, fout, act, bias, keep in spec:
+            if kind == "dense":
+                out.append(fastnn.Dense(fin, fout, act, bias=bias))
+            elif kind == "layer-act":
+                out.append(fastnn.Dense(fin, fout, bias=bias))
+                if act != "linear":
+                    out.append(LAYER_ACTS[act]())
+            else:
+                out += [fastnn.Dense(fin, fout, bias=False), fastnn.BatchNorm(fout)]
+                if act != "linear":
+                    out.append(LAYER_ACTS[act]())
+            if keep is not None:
+                out.append(fastnn.Dropout(keep))
+        return out
+    opt = draw(st.sampled_from([lambda p: fastnn.SGD(p, lr=0.05), lambda p: fastnn.Momentum(p, lr=0.05),
+                                lambda p: fastnn.RMSprop(p, lr=0.01), lambda p: fastnn.Adam(p, lr=0.01),
+                                lambda p: fastnn.AdamW(p, lr=0.01, weight_decay=0.05)]))
+    m = draw(st.integers(6, 24))
+    batch = draw(st.integers(2, m))
+    if bn and (batch < 4 or 0 < m % batch < 4):
+        # batch norm over two rows maps them to -1 and +1 whatever they hold: its gradients are zero up to
+        # rounding, which depends on the order of the sums, and RMSprop and Adam scale that noise up to
+        # lr-sized steps; from four rows on, the comparison is well posed
+        batch = m
+    return dict(spec=spec, layers=layers, loss=loss, n_in=n_in, k=k, opt=opt, m=m, batch=batch,
+                l2=draw(st.sampled_from([0.0, 0.03])), l1=draw(st.sampled_from([0.0, 0.02])),
+                epochs=draw(st.integers(1, 2)), shuffle=draw(st.booleans()), seed=draw(st.integers(0, 999)))
+
+
+# FASTNN_GPU_FUZZ=N runs N random examples (for local runs; CI: a fixed few)
+@settings(max_examples=int(os.environ.get("FASTNN_GPU_FUZZ", 6 if SIMULATOR else 40)),
+          derandomize="FASTNN_GPU_FUZZ" not in os.environ, deadline=None)
+@given(networks())
+def test_random_networks_train_as_on_the_cpu(net):
+    rng = np.random.default_rng(net["seed"])
+    X = rng.standard_normal((net["m"], net["n_in"]))
+    if net["loss"] == "softmax_cross_entropy":
+        y = rng.integers(0, net["k"], net["m"])
+    elif net["loss"] == "binary_cross_entropy":
+        y = (rng.random((net["m"], net["k"])) < 0.5).astype(float)
+    else:
+        y = rng.standard_normal((net["m"], net["k"]))
+    runs = {}
+    for backend in ("cuda", "cpu"):
+        model = fastnn.Sequential(net["layers"](), loss=net["loss"], l2=net["l2"], l1=net["l1"], backend=backend,
+                                  seed=net["seed"])
+        opt = net["opt"](model.parameters())
+        h = model.fit(X, y, optimizer=opt, epochs=net["epochs"], batch_size=net["batch"], shuffle=net["shuffle"],
+                      seed=1, verbose=False)
+        runs[backend] = (model, opt, h)
+    (gpu, gpu_opt, hg), (cpu, cpu_opt, hc) = runs["cuda"], runs["cpu"]
+    assert isinstance(gpu.__dict__.get("_device_fit_step"), device_step.DeviceStep)   # the plan ran it
+    testing.assert_close(np.array(hg.history["cost"]), np.array(hc.history["cost"]), "reduction")
+    assert gpu_opt.t == cpu_opt.t
+    for wg, wc in zip(gpu.get_weights(), cpu.get_weights()):
+        for a, b in zip(wg, wc):
+            testing.assert_close(a, b, "reduction")
+    for lg, lc in zip(gpu.layers, cpu.layers):
+        for key, v in lc.buffers().items():
+            if key in ("seed", "offset"):
+                assert lg.buffers()[key] == v
+            else:
+                testing.assert_close(lg.buffers()[key], v, "reduction", err_msg=key)
