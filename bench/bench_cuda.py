@@ -248,7 +248,10 @@ def test_cuda_train_step_plan_tiny(benchmark):
                 f"train_step|{'-'.join(map(str, TINY_NET))}|b{TINY_BATCH}|{DTYPE.name}|cuda")
 
 
-def test_cuda_train_step_torch(benchmark):
+def _torch_step(compiled):
+    """PyTorch's step of the STEP_NET MLP on the GPU, eager or with its
+    forward and backward under ``torch.compile`` (the default mode); a
+    call is one synchronised step, already run once."""
     torch = pytest.importorskip("torch")
     if SIM or not torch.cuda.is_available():
         pytest.skip("PyTorch without CUDA")
@@ -261,37 +264,12 @@ def test_cuda_train_step_torch(benchmark):
     xt, yt = torch.from_numpy(X).cuda(), torch.from_numpy(y).cuda()
     lossf = nn.CrossEntropyLoss()
 
-    def call():
-        opt.zero_grad()
-        lossf(tm(xt), yt).backward()
-        opt.step()
-        torch.cuda.synchronize()
-    call()
-    benchmark.group = f"train_step|{'-'.join(map(str, n))}|b{STEP_BATCH}|{DTYPE.name}|cuda"
-    benchmark.extra_info.update(backend="torch-cuda")
-    benchmark(call)
-
-
-def test_cuda_train_step_torch_compile(benchmark):
-    """PyTorch's step with ``torch.compile`` (mode "max-autotune-no-cudagraphs" is not asked:
-    the default mode); skipped when it does not compile here."""
-    torch = pytest.importorskip("torch")
-    if SIM or not torch.cuda.is_available():
-        pytest.skip("PyTorch without CUDA")
-    nn = torch.nn
-    n = STEP_NET
-    tm = nn.Sequential(nn.Linear(n[0], n[1]), nn.ReLU(), nn.Linear(n[1], n[2]), nn.ReLU(),
-                       nn.Linear(n[2], n[3])).cuda()
-    opt = torch.optim.Adam(tm.parameters(), lr=1e-3)
-    X, y = _step_data()
-    xt, yt = torch.from_numpy(X).cuda(), torch.from_numpy(y).cuda()
-    lossf = nn.CrossEntropyLoss()
-
-    @torch.compile
     def fwd_bwd(xb, yb):
         loss = lossf(tm(xb), yb)
         loss.backward()
         return loss
+    if compiled:
+        fwd_bwd = torch.compile(fwd_bwd)
 
     def call():
         opt.zero_grad()
@@ -300,8 +278,17 @@ def test_cuda_train_step_torch_compile(benchmark):
         torch.cuda.synchronize()
     try:
         call()
-    except Exception as exc:      # noqa: BLE001 - no compiler toolchain on the machine, for one
+    except Exception as exc:      # noqa: BLE001 - torch.compile without a compiler toolchain, for one
+        if not compiled:
+            raise
         pytest.skip(f"torch.compile failed here: {type(exc).__name__}: {exc}"[:200])
-    benchmark.group = f"train_step|{'-'.join(map(str, n))}|b{STEP_BATCH}|{DTYPE.name}|cuda"
-    benchmark.extra_info.update(backend="torch-compile")
+    return call
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["torch-cuda", "torch-compile"])
+def test_cuda_train_step_torch(benchmark, compiled):
+    """PyTorch's step, eager and with ``torch.compile`` (skipped when it does not compile here)."""
+    call = _torch_step(compiled)
+    benchmark.group = f"train_step|{'-'.join(map(str, STEP_NET))}|b{STEP_BATCH}|{DTYPE.name}|cuda"
+    benchmark.extra_info.update(backend="torch-compile" if compiled else "torch-cuda")
     benchmark(call)

@@ -147,7 +147,7 @@ class _Shape:
         if loss.labels:
             labels = self.yb.reshape(rows)
             self.probs = buf(*logits.shape)
-            plan.launch(k.losses.softmax_cross_entropy_kernel, k.losses.row_grid(rows),
+            plan.launch(k.losses.softmax_cross_entropy_kernel, _reduce.row_grid(rows),
                         self.per_example, dlogits, self.probs, logits, labels, False)
         else:
             targets = self.yb
@@ -272,7 +272,7 @@ class DeviceStep:
         self.streams = _plan.capture_stream() if _plan.graphs_wanted() else None
         self._upload(self.hyper, self._hyper_host)
         self.empty = _arrays.empty(0, self.dtype, like=self.like)
-        self.no_mask = _arrays.empty(0, np.uint8, like=self.like)
+        self.no_mask = k.dense.no_mask()
         self.no_labels = _arrays.empty(0, np.intp, like=self.like)
         self.no_targets = _arrays.empty((0, 0), self.dtype, like=self.like)
         state = optimizer.compiled_state(self.empty)

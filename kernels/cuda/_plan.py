@@ -167,6 +167,20 @@ class Plan:
         return {"numba": len(self.steps) - gemms, "gemm": gemms, "graph": 0}
 
 
+class _Now:
+    """A plan's building interface that runs each launch and GEMM at once:
+    the layer-by-layer launchers use the same builders as the plans."""
+
+    def launch(self, kernel, config, *args, gemm=False):
+        kernel[config](*args)
+
+    def gemm(self, fn):
+        fn()
+
+
+NOW = _Now()
+
+
 def graphs_wanted():
     """Whether a plan on this machine should be captured into a CUDA graph:
     CuPy imports, a real GPU, and ``FASTNN_CUDA_GRAPH`` is not ``0``."""

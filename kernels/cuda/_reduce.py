@@ -21,6 +21,20 @@ COLS = 4 if SIMULATOR else 8
 ROWS = 4 if SIMULATOR else 64       # a power of two
 
 
+# 2-D blocks for row reductions over a (rows, columns) array (softmax rows):
+# threadIdx.x is the lane within a row of LANES threads (a warp on a GPU,
+# reading the row together, coalesced), threadIdx.y the row within the
+# block's RPB rows
+LANES = 4 if SIMULATOR else 32     # a power of two
+RPB = 4 if SIMULATOR else 8
+
+
+def row_grid(rows):
+    """(blocks, threads) for the row kernels: RPB rows of LANES per block
+    (grid-stride beyond MAX_BLOCKS groups of rows)."""
+    return max(1, min(MAX_BLOCKS, (rows + RPB - 1) // RPB)), (LANES, RPB)
+
+
 def column_grid(n_cols):
     """(blocks, threads) for the column-tile kernels over n_cols columns:
     a block per tile of COLS (grid-stride beyond MAX_BLOCKS tiles)."""
@@ -96,3 +110,25 @@ def column_welford(pn, pmean, pm2, n, mean, m2):
     mean, m2 = pmean[0, c], pm2[0, c]
     cuda.syncthreads()
     return mean, m2
+
+
+@cuda.jit(device=True)
+def row_fold(part, v, take_max):
+    """Fold the LANES values of each row of a block in a fixed tree (max or
+    sum); every lane of the row gets the result. ``part`` is a shared
+    (RPB, LANES) array; ends with a barrier, so it may be reused."""
+    lane, r = cuda.threadIdx.x, cuda.threadIdx.y
+    part[r, lane] = v
+    cuda.syncthreads()
+    h = LANES // 2
+    while h > 0:
+        if lane < h:
+            if take_max:
+                part[r, lane] = max(part[r, lane], part[r, lane + h])
+            else:
+                part[r, lane] += part[r, lane + h]
+        cuda.syncthreads()
+        h //= 2
+    total = part[r, 0]
+    cuda.syncthreads()
+    return total

@@ -11,11 +11,14 @@ Two GEMM engines, chosen by ``FASTNN_CUDA_GEMM`` (read per call):
 - ``auto`` (default): cublas when CuPy imports, else tiled.
 
 Both run on the legacy default stream, so CuPy's GEMMs and numba's kernels
-are ordered without explicit synchronisation.
+are ordered without explicit synchronisation (a plan captured as a CUDA
+graph puts both on its own stream: ``_plan.py``).
 
 Backward computes dz and db in one kernel, a block per tile of columns (its
 threads split the batch and fold the column sums in a fixed tree:
-deterministic), then two accumulating GEMMs (beta = 1).
+deterministic), then two GEMMs: accumulating (beta = 1) on the layer path,
+written (beta = 0) in a replayed step. The launchers here run the plan
+builders (``plan_forward``, ``plan_backward``) at once (``_plan.NOW``).
 """
 import functools
 import os
@@ -25,6 +28,7 @@ from numba import cuda
 
 from ..codes import LINEAR
 from ._launch import SIMULATOR, grid_1d, on_device
+from ._plan import NOW
 from ._reduce import COLS, ROWS, column_grid, column_sum
 from .activations import act, dact
 from .dropout import _byte
@@ -184,44 +188,21 @@ def _cupy():
     return cupy
 
 
-def _gemm_cublas(xp, c, a, b, trans_a, trans_b, beta):
-    """c = op(a) @ op(b) + beta * c with ``xp.cublas.gemm`` (CuPy's cuBLAS wrapper)."""
-    xp.cublas.gemm("T" if trans_a else "N", "T" if trans_b else "N", xp.asarray(a), xp.asarray(b),
-                   out=xp.asarray(c), alpha=1.0, beta=float(beta))
-
-
-def _gemm(c, a, b, trans_a, trans_b, beta, bias, act_code, alpha, engine=None):
-    m, n = c.shape
-    if engine is not None:
-        _gemm_cublas(engine, c, a, b, trans_a, trans_b, beta)
-        if bias.shape[0] > 0 or act_code != LINEAR:
-            bias_act_kernel[grid_1d(m * n)](c, bias, act_code, alpha)
-        return
-    grid = (min(MAX_TILES, (n + TILE - 1) // TILE), min(MAX_TILES, (m + TILE - 1) // TILE))
-    gemm_kernel[grid, (TILE, TILE)](c, a, b, trans_a, trans_b, beta, bias, act_code, alpha)
-
-
 def dense_forward(out, x, w, b, act_code, alpha):
-    """out = f(x @ w + b)."""
+    """out = f(x @ w + b): ``plan_forward``'s launches, run at once."""
     engine = gemm_engine()
     with on_device([out], [x, w, b]) as ((d_out,), (d_x, d_w, d_b)):
-        _gemm(d_out, d_x, d_w, False, False, type(alpha)(0), d_b, act_code, alpha, engine)
+        plan_forward(NOW, engine, d_out, d_x, d_w, d_b, act_code, alpha)
 
 
 def dense_backward(dx, dw, db, dz, dout, x, w, out, act_code, alpha):
-    """Accumulate dx, dw, db; overwrite the workspace dz with dL/dz."""
+    """Accumulate dx, dw, db; overwrite the workspace dz with dL/dz:
+    ``plan_backward``'s launches, accumulating, run at once."""
     engine = gemm_engine()
     with on_device([dx, dw, db, dz], [dout, x, w, out]) as (
             (d_dx, d_dw, d_db, d_dz), (d_dout, d_x, d_w, d_out)):
-        dz_db_kernel[column_grid(d_dout.shape[1])](d_dz, d_db, d_dout, d_out, no_mask(), type(alpha)(1),
-                                                    act_code, alpha, True)
-        one = type(alpha)(1)
-        zero = type(alpha)(0)
-        # a zero-length bias: slicing an empty device array fails on a GPU
-        # (its pointer has no allocation to view), so a nobias db is used as is
-        nobias = d_db if d_db.shape[0] == 0 else d_db[:0]
-        _gemm(d_dw, d_x, d_dz, True, False, one, nobias, LINEAR, zero, engine)   # dw += x.T @ dz
-        _gemm(d_dx, d_dz, d_w, False, True, one, nobias, LINEAR, zero, engine)   # dx += dz @ w.T
+        plan_backward(NOW, engine, d_dx, d_dw, d_db, d_dz, d_dout, d_x, d_w, d_out, no_mask(), type(alpha)(1),
+                      act_code, alpha, accumulate=True)
 
 
 def _plan_gemm(plan, engine, c, a, b, trans_a, trans_b, beta, bias, act_code, alpha):
@@ -258,17 +239,22 @@ def plan_forward(plan, engine, a, x, w, b, act_code, alpha, dropout=None):
                 act_code, alpha, offsets, slot, seed, threshold, scale)
 
 
-def plan_backward(plan, engine, dx, dw, db, dz, dout, x, w, a, mask, scale, act_code, alpha):
-    """Add a Dense layer's backward to a launch plan, writing (not
-    accumulating) dw, db and dx (None: the first layer needs no dx).
-    ``mask``: the packed keep bits of a fused dropout after the layer, or
-    an empty one. dz may be dout itself (it is then overwritten in place)."""
+def plan_backward(plan, engine, dx, dw, db, dz, dout, x, w, a, mask, scale, act_code, alpha, accumulate=False):
+    """Add a Dense layer's backward to a launch plan: dw, db and dx (None:
+    the first layer needs no dx) written, or added to with ``accumulate``
+    (the layer path's contract). ``mask``: the packed keep bits of a fused
+    dropout after the layer, or an empty one. dz may be dout itself (it is
+    then overwritten in place)."""
     zero = type(alpha)(0)
-    plan.launch(dz_db_kernel, column_grid(dout.shape[1]), dz, db, dout, a, mask, scale, act_code, alpha, False)
+    beta = type(alpha)(1) if accumulate else zero
+    plan.launch(dz_db_kernel, column_grid(dout.shape[1]), dz, db, dout, a, mask, scale, act_code, alpha,
+                accumulate)
+    # a zero-length bias: slicing an empty device array fails on a GPU (its
+    # pointer has no allocation to view), so a nobias db is used as is
     nobias = db if db.shape[0] == 0 else db[:0]
-    _plan_gemm(plan, engine, dw, x, dz, True, False, zero, nobias, LINEAR, zero)       # dw = x.T @ dz
+    _plan_gemm(plan, engine, dw, x, dz, True, False, beta, nobias, LINEAR, zero)       # dw (+)= x.T @ dz
     if dx is not None:
-        _plan_gemm(plan, engine, dx, dz, w, False, True, zero, nobias, LINEAR, zero)   # dx = dz @ w.T
+        _plan_gemm(plan, engine, dx, dz, w, False, True, beta, nobias, LINEAR, zero)   # dx (+)= dz @ w.T
 
 
 def ptx_signatures(ty):

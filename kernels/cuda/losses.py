@@ -12,16 +12,8 @@ import math
 from numba import cuda
 
 from .. import scalar
-from ._launch import MAX_BLOCKS, SIMULATOR, device_function, grid_1d, on_device
-
-LANES = 4 if SIMULATOR else 32     # threads per row (a power of two)
-RPB = 4 if SIMULATOR else 8        # rows per block
-
-
-def row_grid(rows):
-    """(blocks, threads) for the row kernels: RPB rows of LANES per block."""
-    return max(1, min(MAX_BLOCKS, (rows + RPB - 1) // RPB)), (LANES, RPB)
-
+from ._launch import device_function, grid_1d, on_device
+from ._reduce import LANES, RPB, row_fold, row_grid
 
 # per-row helpers, one body with the cpu backend
 _row_softmax = device_function(scalar.row_softmax)
@@ -40,9 +32,9 @@ def softmax_forward_kernel(probs, logits):
 
 @cuda.jit
 def softmax_cross_entropy_kernel(loss, dlogits, probs, logits, labels, accumulate):
-    # LANES threads per row (threadIdx.x) and RPB rows per block: a row's
-    # lanes read it together (coalesced, however wide), and its max and sum
-    # fold through shared memory in a fixed tree, so the result does not
+    # LANES threads per row and RPB rows per block (``_reduce.row_grid``):
+    # a row's lanes read it together (coalesced, however wide), and its max
+    # and sum fold in a fixed tree (``row_fold``), so the result does not
     # depend on timing. Blocks stride over groups of RPB rows.
     batch, k = logits.shape
     part = cuda.shared.array((RPB, LANES), logits.dtype)
@@ -56,14 +48,14 @@ def softmax_cross_entropy_kernel(loss, dlogits, probs, logits, labels, accumulat
         if live:
             for j in range(lane, k, LANES):
                 zmax = max(zmax, logits[i, j])
-        zmax = _lane_fold(part, zmax, True)
+        zmax = row_fold(part, zmax, True)
         s = zero
         if live:
             for j in range(lane, k, LANES):
                 e = math.exp(logits[i, j] - zmax)
                 probs[i, j] = e
                 s += e
-        s = _lane_fold(part, s, False)
+        s = row_fold(part, s, False)
         if live:
             inv = type(zero)(1) / s
             lab = labels[i]
@@ -74,27 +66,6 @@ def softmax_cross_entropy_kernel(loss, dlogits, probs, logits, labels, accumulat
                 dlogits[i, j] = dlogits[i, j] + g if accumulate else g
             if lane == 0:
                 loss[i] = math.log(s) - (logits[i, lab] - zmax)
-
-
-@cuda.jit(device=True)
-def _lane_fold(part, v, take_max):
-    """Fold the LANES values of each row of a block in a fixed tree (max or
-    sum); every lane gets the result. Ends with a barrier."""
-    lane, r = cuda.threadIdx.x, cuda.threadIdx.y
-    part[r, lane] = v
-    cuda.syncthreads()
-    h = LANES // 2
-    while h > 0:
-        if lane < h:
-            if take_max:
-                part[r, lane] = max(part[r, lane], part[r, lane + h])
-            else:
-                part[r, lane] += part[r, lane + h]
-        cuda.syncthreads()
-        h //= 2
-    total = part[r, 0]
-    cuda.syncthreads()
-    return total
 
 
 @cuda.jit

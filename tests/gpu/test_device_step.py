@@ -16,6 +16,7 @@ import fastnn
 from fastnn import device_step, testing, training
 from fastnn.testing.launches import count_launches
 
+from ._compare import assert_trained_alike
 from ._fake_cupy import FakeCupy
 from .conftest import SIMULATOR
 
@@ -103,19 +104,7 @@ def test_device_step_trains_as_the_cpu_does(name, dtype, monkeypatch):
     for layer in hc.grad_norms:
         testing.assert_close(np.array(hg.grad_norms[layer], dtype), np.array(hc.grad_norms[layer], dtype),
                              "reduction")
-    for wg, wc in zip(gpu.get_weights(), cpu.get_weights()):
-        for a, b in zip(wg, wc):
-            testing.assert_close(a, b, "reduction")
-    for lg, lc in zip(gpu.layers, cpu.layers):
-        for k, v in lc.buffers().items():
-            got = lg.buffers()[k]
-            if k in ("seed", "offset"):
-                assert got == v                     # dropout streams advance alike
-            else:                                   # batch-norm running statistics
-                testing.assert_close(got.astype(dtype), v.astype(dtype), "reduction", err_msg=k)
-    assert gpu_opt.t == cpu_opt.t
-    for k, v in cpu_opt.state_dict()["state"].items():
-        testing.assert_close(gpu_opt.state_dict()["state"][k], v, "reduction", err_msg=k)
+    assert_trained_alike(gpu, gpu_opt, cpu, cpu_opt, dtype)
 
 
 def _count_builds(monkeypatch):
@@ -287,14 +276,12 @@ def test_bound_and_graph_replays_train_as_the_cpu_does(graph, monkeypatch):
         modes.extend(s.plan.mode for s in self._shapes.values())
         return real(self)
     monkeypatch.setattr(device_step.DeviceStep, "read", spy)
-    gpu, _, hg = _fit("sce-dropout-adam", "cuda", np.float32)
-    cpu, _, hc = _fit("sce-dropout-adam", "cpu", np.float32)
+    gpu, gpu_opt, hg = _fit("sce-dropout-adam", "cuda", np.float32)
+    cpu, cpu_opt, hc = _fit("sce-dropout-adam", "cpu", np.float32)
     assert set(modes) == {"graph" if graph == "1" else "bound"}
     testing.assert_close(np.array(hg.history["cost"], np.float32), np.array(hc.history["cost"], np.float32),
                          "reduction")
-    for wg, wc in zip(gpu.get_weights(), cpu.get_weights()):
-        for a, b in zip(wg, wc):
-            testing.assert_close(a, b, "reduction")
+    assert_trained_alike(gpu, gpu_opt, cpu, cpu_opt, np.float32)
 
 
 @pytest.mark.parametrize("name", ["sce-bn-relu-dropout-adam", "bce-tanh-momentum-l1-l2"])
@@ -323,13 +310,7 @@ def test_train_step_replays_the_plan_as_the_cpu_steps(name, dtype, monkeypatch):
     (gpu, gpu_opt, gc), (cpu, cpu_opt, cc) = runs["cuda"], runs["cpu"]
     assert len(replays) == 3 and replays[0] is replays[1] is replays[2]       # one plan, kept
     testing.assert_close(np.array(gc, dtype), np.array(cc, dtype), "reduction")
-    assert gpu_opt.t == cpu_opt.t
-    for wg, wc in zip(gpu.get_weights(), cpu.get_weights()):
-        for a, b in zip(wg, wc):
-            testing.assert_close(a, b, "reduction")
-    for lg, lc in zip(gpu.layers, cpu.layers):
-        if "offset" in lc.buffers():
-            assert lg.buffers()["offset"] == lc.buffers()["offset"]
+    assert_trained_alike(gpu, gpu_opt, cpu, cpu_opt, dtype)
 
 
 # ---- random networks: the plan against the cpu backend ----------------------------------------------------------
@@ -410,13 +391,4 @@ def test_random_networks_train_as_on_the_cpu(net):
     (gpu, gpu_opt, hg), (cpu, cpu_opt, hc) = runs["cuda"], runs["cpu"]
     assert isinstance(gpu.__dict__.get("_device_fit_step"), device_step.DeviceStep)   # the plan ran it
     testing.assert_close(np.array(hg.history["cost"]), np.array(hc.history["cost"]), "reduction")
-    assert gpu_opt.t == cpu_opt.t
-    for wg, wc in zip(gpu.get_weights(), cpu.get_weights()):
-        for a, b in zip(wg, wc):
-            testing.assert_close(a, b, "reduction")
-    for lg, lc in zip(gpu.layers, cpu.layers):
-        for key, v in lc.buffers().items():
-            if key in ("seed", "offset"):
-                assert lg.buffers()[key] == v
-            else:
-                testing.assert_close(lg.buffers()[key], v, "reduction", err_msg=key)
+    assert_trained_alike(gpu, gpu_opt, cpu, cpu_opt, np.float64)

@@ -9,6 +9,7 @@ import pytest
 import fastnn
 from fastnn import testing
 
+from ._compare import assert_trained_alike
 from .conftest import SIMULATOR
 
 pytestmark = pytest.mark.skipif("cuda" not in fastnn.available_backends(),
@@ -68,19 +69,7 @@ def test_fit_on_device_matches_cpu(name, dtype):
     for layer in hc.grad_norms:
         testing.assert_close(np.array(hg.grad_norms[layer], dtype), np.array(hc.grad_norms[layer], dtype),
                              "reduction")
-    for wg, wc in zip(gpu.get_weights(), cpu.get_weights()):
-        for a, b in zip(wg, wc):
-            assert isinstance(a, np.ndarray)
-            testing.assert_close(a, b, "reduction")
-    for lg, lc in zip(gpu.layers, cpu.layers):
-        for k, v in lc.buffers().items():
-            got = lg.buffers()[k]
-            if k in ("seed", "offset"):
-                assert got == v                     # dropout streams advance alike
-            else:
-                testing.assert_close(got.astype(dtype), v.astype(dtype), "reduction", err_msg=k)
-    for k, v in cpu_opt.state_dict()["state"].items():
-        testing.assert_close(gpu_opt.state_dict()["state"][k], v, "reduction", err_msg=k)
+    assert_trained_alike(gpu, gpu_opt, cpu, cpu_opt, dtype)
 
 
 class _Transfers:
