@@ -160,8 +160,9 @@ class Scheduler:
 
 
 def run(build, train, dev, trials, rungs, eta, batch_size, metric, mode, executor, book, states_dir, window,
-        synchronous=False):
+        synchronous=False, start=None):
     """Run ASHA (or synchronous successive halving) over ``trials``; returns every rung record."""
+    start = time.perf_counter() if start is None else start
     sched = Scheduler(len(trials), rungs, eta, mode, synchronous)
     states, records = {}, []
     for rec in book.read_records():                     # resumed rungs
@@ -193,7 +194,7 @@ def run(build, train, dev, trials, rungs, eta, batch_size, metric, mode, executo
         for fut in finished:
             tid, k = flight.pop(fut)
             trial = trials[tid]
-            rec = {**trial, "rung": k, "epochs": rungs[k], "extra": {}}
+            rec = {**trial, "rung": k, "epochs": rungs[k], "extra": {}, "finished": time.perf_counter() - start}
             try:
                 value, curve, state, seconds = fut.result()
             except Exception as exc:                    # a failed rung: recorded, the search goes on

@@ -442,8 +442,10 @@ class SerialExecutor(cf.Executor):
 @dataclass
 class SearchResult:
     """Every trial record (dicts: id, round, params, seed, metric, extra, time,
-    status, error), sorted best first; ``mode`` says whether lower or higher
-    metrics are better."""
+    finished, status, error), sorted best first; ``mode`` says whether lower
+    or higher metrics are better. ``time`` is the seconds a trial ran;
+    ``finished`` the seconds from the search's start to its record (for a
+    resumed record, from the start of the search that ran it)."""
     trials: List[Dict[str, Any]]
     space: Dict[str, Dimension]
     metric: str = "metric"
@@ -534,7 +536,8 @@ def _valid_record(rec):
             and isinstance(rec.get("params"), dict) and rec.get("status") in ("ok", "failed")
             and (rec.get("metric") is None or isinstance(rec.get("metric"), (int, float)))
             and (rec["status"] != "ok" or isinstance(rec.get("metric"), (int, float)))
-            and isinstance(rec.get("time", 0.0), (int, float)))
+            and isinstance(rec.get("time", 0.0), (int, float))
+            and isinstance(rec.get("finished", 0.0), (int, float)))
 
 
 class _Log:
@@ -761,6 +764,7 @@ def _kill(executor):
 
 def _run_all(objective, trials, metric, executor, log, resume, timeout=None):
     """Run every trial not already in the log; append each record as it ends."""
+    start = time.perf_counter()
     if timeout is not None:
         timeout = _checks.scalar("timeout", timeout, low=0.0, low_open=True)
     with _Log(log, resume) as book:
@@ -779,6 +783,7 @@ def _run_all(objective, trials, metric, executor, log, resume, timeout=None):
 
         def record(rec):
             rec["round"] = rec.get("round", 0)
+            rec["finished"] = time.perf_counter() - start
             records.append(rec)
             book.append(rec)
 
@@ -908,6 +913,7 @@ def asha(build: Callable, train: tuple, dev: tuple, space: dict[str, Dimension],
     trials of the top rung first.
     """
     from . import _asha
+    start = time.perf_counter()
     check_space(space)
     n_trials = _checks.positive_int("n_trials", n_trials)
     min_epochs, max_epochs, eta = _asha.check(min_epochs, max_epochs, eta)
@@ -942,7 +948,7 @@ def asha(build: Callable, train: tuple, dev: tuple, space: dict[str, Dimension],
                        else (train, dev))
             try:
                 records = _asha.run(build, *shipped, trials, rungs, eta, batch_size, metric, "min", executor, book,
-                                    states_dir, window, _checks.flag("synchronous", synchronous))
+                                    states_dir, window, _checks.flag("synchronous", synchronous), start)
             finally:
                 if own and not isinstance(executor, SerialExecutor) and not _is_loky(executor):
                     executor.shutdown(wait=True)

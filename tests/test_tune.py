@@ -40,6 +40,27 @@ def test_same_seed_same_trials_and_results():
     assert "lr" in a.table() and "status" in a.table()
 
 
+def test_records_say_when_they_finished(tmp_path):
+    import time
+    log = tmp_path / "log.jsonl"
+    t0 = time.perf_counter()
+    res = tune.random_search(bowl, SPACE, 6, seed=3, executor=tune.SerialExecutor(), log=log)
+    wall = time.perf_counter() - t0
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    finished = [r["finished"] for r in logged]
+    # seconds from the search's start, in the order the trials ended; each
+    # trial ran inside that span (on the serial executor one after another)
+    assert finished == sorted(finished) and 0 < finished[0] and finished[-1] <= wall
+    assert all(r["finished"] >= r["time"] for r in logged)
+    assert sorted(t["finished"] for t in res.trials) == finished
+    train, dev = _digits()
+    t0 = time.perf_counter()
+    a = tune.asha(digits_model, train, dev, ASHA_SPACE, n_trials=9, max_epochs=9, executor=tune.SerialExecutor())
+    wall = time.perf_counter() - t0
+    top = [t for t in a.trials if t["rung"] == 2]
+    assert top and all(t["time"] < t["finished"] <= wall for t in a.trials)
+
+
 def test_failures_are_recorded_and_search_goes_on(tmp_path):
     res = tune.random_search(sometimes_fails, {"lr": tune.LogUniform(1e-4, 1.0)}, 20, seed=0,
                              executor=tune.SerialExecutor(), metric="dev_error", log=tmp_path / "log.jsonl")
