@@ -84,7 +84,8 @@ def _fastnn_model(sizes, bn, dtype):
 def _fastnn(sizes, batch, bn, dtype, X, y):
     model = _fastnn_model(sizes, bn, dtype)
     opt = fastnn.Adam(model.parameters(), lr=1e-3)
-    yy = y.reshape(-1, 1) if sizes[-1] == 1 else y
+    # targets in the model's dtype, as the peers get them (converted once, outside the loop)
+    yy = y.reshape(-1, 1).astype(dtype) if sizes[-1] == 1 else y
     xb, yb = X[:batch], yy[:batch]
     bare_model = _fastnn_model(sizes, bn, dtype)
     bare = CompiledStep(bare_model, fastnn.Adam(bare_model.parameters(), lr=1e-3), batch)

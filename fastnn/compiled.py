@@ -181,6 +181,12 @@ class CompiledStep:
         self.gparts = None
         self.whole = np.zeros((1, 0), dt)
         self.arange = np.arange(max_batch, dtype=np.intp)      # the rows of a batch given as such
+        # checked_batch: the dtypes by identity (a dtype that is equal but not
+        # the same object takes the general path), and the kernel's test
+        from .kernels.cpu import data
+        self.k_data, self.dtype, self.labels_dtype = data, dt, np.dtype(np.intp)
+        self.in_features, self.classes = model.in_features, model.out_features
+        self.unit_targets = model.loss == "binary_cross_entropy"
 
     def refresh(self):
         """Re-read what may have changed since the last call from another
@@ -197,6 +203,35 @@ class CompiledStep:
                 mean, var = self.running[s0:s0 + f], self.running[s0 + f:s0 + 2 * f]
                 mean[:], var[:] = layer.running_mean, layer.running_var
                 layer._hold(mean, var)
+
+    def checked_batch(self, xb, yb):
+        """``(xb, yb)`` as they are, when both are the common case of a
+        training batch and valid, checked in one compiled call
+        (``kernels/cpu/data.batch_bad``): plain, writeable, C-contiguous
+        arrays of the model's dtype with 1 to ``max_batch`` rows, ``xb``
+        finite, and ``yb`` the loss's targets (in [0, 1] for binary
+        cross-entropy, finite for mean squared error) or intp labels in
+        range. Else None: the caller's general path (``Sequential._x`` and
+        ``_y``) converts them, or raises the error that names what is wrong."""
+        if type(xb) is not np.ndarray or type(yb) is not np.ndarray:
+            return None
+        shape, fx, fy = xb.shape, xb.flags, yb.flags
+        if not (xb.dtype is self.dtype and len(shape) == 2 and shape[1] == self.in_features
+                and 0 < shape[0] <= self.max_batch and fx.c_contiguous and fx.writeable
+                and fy.c_contiguous and fy.writeable):
+            return None
+        labels, targets = self.targets
+        if labels is None:
+            if yb.dtype is not self.labels_dtype or yb.shape != (shape[0],):
+                return None
+            labels = yb
+        else:
+            if yb.dtype is not self.dtype or yb.shape != (shape[0], self.classes):
+                return None
+            targets = yb
+        if self.k_data.batch_bad(xb, labels, targets, self.unit_targets, self.classes):
+            return None
+        return xb, yb
 
     def __call__(self, xb, yb, rows=None):
         """One step on a validated batch (``xb`` in the model's dtype, ``yb``

@@ -43,6 +43,7 @@ __all__ = ["Sequential", "History", "DivergenceError"]
 
 # dtype kinds a model converts to its float dtype: bool, signed, unsigned, float
 _REAL_KINDS = "biuf"
+_CLAIMS = 0          # models built so far: layers change hands only then (Sequential._own)
 
 
 def _writeable(a):
@@ -164,7 +165,10 @@ class Sequential:
         # A layer belongs to the last model built with it: its parameter views
         # point into that model's buffer. A model whose layers moved on
         # refuses to run (``_own``) instead of mixing two buffers.
+        global _CLAIMS
         self._token = object()
+        _CLAIMS += 1
+        self._claims_seen = _CLAIMS
         for i, layer in enumerate(layers):
             layer._owner = self._token
             names = [n for n in layer.param_shapes]
@@ -173,12 +177,17 @@ class Sequential:
                        device=self.device)
 
     def _own(self):
-        """Refuse to run when a layer now belongs to another model."""
+        """Refuse to run when a layer now belongs to another model. Layers
+        change hands only when a model is built (``_CLAIMS`` counts those),
+        so a check with no model built since the last one is skipped."""
+        if self._claims_seen == _CLAIMS:
+            return
         for i, layer in enumerate(self.layers):
             if layer._owner is not self._token:
                 raise ValueError(f"layer {i} ({layer!r}) was given to another Sequential after this one, and "
                                  "its parameters now live in that model: a layer belongs to one model; build "
                                  "new layers for each model")
+        self._claims_seen = _CLAIMS
 
     # --- parameters --------------------------------------------------------
     def parameters(self) -> Parameters:
@@ -266,11 +275,14 @@ class Sequential:
         cross-entropy, (m, out_features) of the model's dtype otherwise
         (in [0, 1] for binary cross-entropy, finite for mean squared error).
         Checked here, once per dataset."""
-        if (not self._loss.labels and type(y) is np.ndarray and y.dtype == self.dtype and not self.device
-                and y.shape == (m, self.out_features) and y.flags.c_contiguous and y.flags.writeable):
-            # the common case, without a conversion: one reduction or two
-            return (_checks.unit_interval(name, y) if self.loss == "binary_cross_entropy"
-                    else _checks.finite(name, y))
+        if type(y) is np.ndarray and not self.device and y.flags.c_contiguous and y.flags.writeable:
+            # the common cases, without a conversion: one compiled test
+            if self._loss.labels:
+                if y.dtype == np.intp and y.shape == (m,):
+                    return _checks.in_classes(name, y, self.out_features)
+            elif y.dtype == self.dtype and y.shape == (m, self.out_features):
+                return (_checks.unit_interval(name, y) if self.loss == "binary_cross_entropy"
+                        else _checks.finite(name, y))
         on_device = _arrays.is_device(y)
         host = _arrays.to_host(y) if on_device else np.asarray(y)
         if host.ndim == 0 or host.shape[0] != m:
@@ -278,10 +290,7 @@ class Sequential:
         if self._loss.labels:
             if host.ndim != 1 or host.dtype.kind not in "iu":
                 raise ValueError(f"{name} must be 1-D integer class labels for softmax_cross_entropy")
-            lo, hi = int(host.min()), int(host.max())
-            if lo < 0 or hi >= self.out_features:
-                raise ValueError(f"{name} must lie in [0, {self.out_features}) for {self.out_features} "
-                                 f"classes, got values in [{lo}, {hi}]")
+            _checks.in_classes(name, host, self.out_features)
             if on_device:
                 if host.dtype != np.intp:
                     raise TypeError(f"{name} on the device must be {np.dtype(np.intp)} labels, got {host.dtype}")
@@ -377,6 +386,16 @@ class Sequential:
         """
         if optimizer.params is not self._params:
             raise ValueError("optimizer was built for other parameters; use model.parameters()")
+        kept = self.__dict__.get("_compiled_step")
+        if kept is not None and kept.opt is optimizer:
+            # the common case: the kept step, the batch checked in one compiled
+            # call (the general path below would check it in NumPy, 2-4 us of
+            # a 15 us step on a small net)
+            self._own()
+            batch = kept.checked_batch(xb, yb)
+            if batch is not None:
+                kept.refresh()
+                return float(kept(*batch))
         x = self._x(xb, "xb")
         y = self._y(yb, x.shape[0], "yb")
         if self.device:

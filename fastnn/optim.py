@@ -156,8 +156,8 @@ class Optimizer:
     def compiled_state(self, empty):
         """The state buffers the compiled step updates, ``empty`` for those
         this optimizer lacks."""
-        names = self.state_names + ("", "")
-        return tuple(self.state[n] if n else empty for n in names[:2])
+        names, state = self.state_names, self._state          # every train_step pays this: no loop
+        return (state[names[0]] if names else empty, state[names[1]] if len(names) > 1 else empty)
 
     def state_dict(self) -> dict:
         """Type, step count, hyperparameters and copies of the state buffers."""

@@ -268,6 +268,84 @@ def test_train_step_runs_the_compiled_step():
     testing.assert_close(compiled.parameters().grad, layers.parameters().grad, "reduction")
 
 
+def _ready_batch(loss, out, dtype, m=32):
+    """A batch already in the kept step's form: the model's dtype, intp labels."""
+    X, y = _data(loss, out, m=m)
+    y = y.astype(np.intp) if loss == "softmax_cross_entropy" else y.astype(dtype)
+    return X.astype(dtype), y
+
+
+def _mse_data(out, m):
+    X = np.random.default_rng(1).standard_normal((m, 4))
+    return X, np.random.default_rng(2).standard_normal((m, out))
+
+
+@pytest.mark.parametrize("loss,out", [("softmax_cross_entropy", 3), ("binary_cross_entropy", 2),
+                                      ("mean_squared_error", 2)])
+def test_train_step_checks_a_ready_batch_in_one_compiled_call(loss, out, dtype):
+    """A batch already in the model's dtype skips the NumPy checks and
+    conversions (``CompiledStep.checked_batch``) and trains exactly as the
+    same batch given as float64 and int64 does through them; a bad value
+    anywhere in it, the last one included, is refused with the general
+    path's error, and the model, the optimizer and its step count are left
+    as they were."""
+    if loss == "mean_squared_error":
+        X, y = _mse_data(out, 32)
+        ready = X.astype(dtype), y.astype(dtype)
+    else:
+        X, y = _data(loss, out, m=32)
+        ready = _ready_batch(loss, out, dtype)
+    fast, general = _plain(loss, out, dtype), _plain(loss, out, dtype)
+    of, og = fastnn.Adam(fast.parameters(), lr=0.01), fastnn.Adam(general.parameters(), lr=0.01)
+    for _ in range(3):
+        assert fast.train_step(*ready, of) == general.train_step(X, y, og)
+    assert fast._compiled_step.checked_batch(*ready) is not None
+    assert np.array_equal(fast.parameters().data, general.parameters().data)       # the same kernel, the same bits
+
+    def spoiled(which, index, value):
+        xb, yb = (a.copy() for a in ready)
+        (xb if which == "xb" else yb)[index] = value
+        return xb, yb
+
+    bad = [("xb", (31, 3), np.nan), ("xb", (0, 0), np.inf), ("xb", (17, 2), -np.inf)]
+    if loss == "softmax_cross_entropy":
+        bad += [("yb", 31, out), ("yb", 0, -1)]
+    elif loss == "binary_cross_entropy":
+        bad += [("yb", (31, 1), 1.5), ("yb", (5, 0), -1e-30), ("yb", (9, 1), np.nan)]
+    else:
+        bad += [("yb", (31, 1), np.inf), ("yb", (3, 0), np.nan)]
+    before = fast.parameters().data.copy(), {k: v.copy() for k, v in of.state.items()}, of.t
+    for which, index, value in bad:
+        xb, yb = spoiled(which, index, value)
+        assert fast._compiled_step.checked_batch(xb, yb) is None
+        with pytest.raises(ValueError, match=which):
+            fast.train_step(xb, yb, of)
+    assert np.array_equal(fast.parameters().data, before[0]) and of.t == before[2]
+    assert all(np.array_equal(of.state[k], v) for k, v in before[1].items())
+
+
+def test_train_step_takes_the_general_path_for_other_batches(dtype):
+    """Batches not in the kept step's form (another dtype, a read-only or a
+    non-contiguous array, a list, more rows than the kept step was built
+    for) go through the conversions and train as the ready batch does."""
+    from fastnn.compiled import compiled_step
+    loss, out = "binary_cross_entropy", 2
+    xb, yb = _ready_batch(loss, out, dtype, m=16)
+    ref = _plain(loss, out, dtype)
+    ref_cost = ref.train_step(xb, yb, fastnn.Adam(ref.parameters(), lr=0.01))
+    readonly = xb.copy()
+    readonly.flags.writeable = False
+    wide = np.zeros((16, 8), dtype)
+    wide[:, ::2] = xb
+    exact_other = xb.astype(np.float64 if dtype == np.float32 else np.longdouble)   # converts back exactly
+    for x, kept_rows in ((exact_other, 16), (readonly, 16), (wide[:, ::2], 16), (xb.tolist(), 16), (xb, 8)):
+        model = _plain(loss, out, dtype)
+        opt = fastnn.Adam(model.parameters(), lr=0.01)
+        assert compiled_step(model, opt, kept_rows).checked_batch(x, yb) is None
+        assert model.train_step(x, yb, opt) == ref_cost
+        assert np.array_equal(model.parameters().data, ref.parameters().data)
+
+
 def test_layer_configuration_is_fixed():
     """A kept compiled step copied the layers' configuration into its tables:
     changing it afterwards is refused, not silently ignored."""

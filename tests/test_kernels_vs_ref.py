@@ -147,3 +147,38 @@ def test_activation_forward_in_place(shape, dtype):
         assert np.array_equal(z, out), name
         testing.assert_close(z, expected, "elementary" if name in ("relu", "leaky_relu", "linear") else "elementwise",
                              err_msg=name)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (300, 70)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_tests_match_ref(shape, dtype):
+    """The compiled batch tests (``data.nonfinite``, ``outside_unit``,
+    ``labels_outside``, ``batch_bad``) say what the reference says, for one
+    bad value at the first, a middle and the last position (a vector loop's
+    remainder included), and for values that are not bad (huge, -0.0, 0, 1)."""
+    rng = np.random.default_rng(0)
+    clean = rng.random(shape).astype(dtype)
+    n = clean.size
+    labels = rng.integers(0, 5, shape[0]).astype(np.intp)
+    for at in sorted({0, n // 2, n - 1}):
+        for value in (np.nan, np.inf, -np.inf, np.finfo(dtype).max, -0.0, 0.0, 1.0, 1.5, -1e-30):
+            a = clean.copy()
+            a.reshape(-1)[at] = value
+            for name in ("nonfinite", "outside_unit"):
+                want = getattr(ref.data, name)(a)
+                assert getattr(cpu.data, name)(a) == want, (name, at, value)
+                assert want == (not np.isfinite(value) if name == "nonfinite" else not 0 <= value <= 1)
+            for unit in (True, False):
+                assert cpu.data.batch_bad(a, labels[:0], clean, unit, 5) == ref.data.batch_bad(a, labels[:0], clean,
+                                                                                               unit, 5)
+                assert cpu.data.batch_bad(clean, labels[:0], a, unit, 5) == ref.data.batch_bad(clean, labels[:0], a,
+                                                                                               unit, 5)
+    for at in sorted({0, shape[0] // 2, shape[0] - 1}):
+        for value in (-1, 0, 4, 5, np.iinfo(np.intp).max):
+            lab = labels.copy()
+            lab[at] = value
+            want = not 0 <= value < 5
+            assert cpu.data.labels_outside(lab, 5) == ref.data.labels_outside(lab, 5) == want
+            empty = np.zeros((0, 1), dtype)
+            assert cpu.data.batch_bad(clean, lab, empty, False, 5) == ref.data.batch_bad(clean, lab, empty, False,
+                                                                                         5) == want

@@ -224,6 +224,8 @@ def _workload():
                     model.fit(x, y, optimizer=opt, epochs=1, batch_size=32, verbose=False)
                 finally:
                     compiled.SERIAL_BELOW = old
+                ready = y.astype(np.intp) if loss == "softmax_cross_entropy" else y.astype(dtype)
+                model.train_step(x[:32].astype(dtype), ready[:32], opt)      # the batch checked in one call
                 model.evaluate(x, y)
                 model.predict(x)
                 old, compiled.INFER_THREADED = compiled.INFER_THREADED, 0     # blocks on threads, a call each

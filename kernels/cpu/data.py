@@ -1,6 +1,9 @@
 """Moving data, cpu. Math: ``kernels/ref/data.py``.
 
-Parallel over rows: each thread writes whole rows of ``out`` it owns.
+Parallel over rows: each thread writes whole rows of ``out`` it owns. The
+batch tests are serial, branch-free single passes (they vectorise) over a
+C-contiguous array, without an early exit: a check of a valid batch reads
+it all anyway.
 """
 from ._jit import kernel, prange
 
@@ -20,3 +23,59 @@ def gather_rows(out, x, idx):
         r = idx[i]
         for j in range(out.shape[1]):
             out[i, j] = x[r, j]
+
+
+@kernel(inline=True)
+def _nonfinite(a):
+    # x * 0 is +-0 for a finite x and NaN otherwise, and a sum of them is 0
+    # exactly when every x is finite (no overflow, unlike a sum of the
+    # values); callers compile with ``reassoc`` so that the sum vectorises,
+    # which without ``nnan`` cannot fold x * 0 away
+    flat = a.reshape(a.size)
+    s = 0.0
+    for i in range(flat.size):
+        s += flat[i] * 0
+    return not (s == 0)
+
+
+@kernel(inline=True)
+def _outside_unit(a):
+    flat = a.reshape(a.size)
+    bad = False
+    for i in range(flat.size):
+        v = flat[i]
+        bad |= (v < 0) | (v > 1) | (v != v)
+    return bad
+
+
+@kernel(inline=True)
+def _labels_outside(a, n):
+    bad = False
+    for i in range(a.shape[0]):
+        bad |= (a[i] < 0) | (a[i] >= n)
+    return bad
+
+
+@kernel(reassoc=True)
+def nonfinite(a):
+    """Whether a holds NaN or +-inf."""
+    return _nonfinite(a)
+
+
+@kernel
+def outside_unit(a):
+    """Whether a value of a lies outside [0, 1]; NaN does."""
+    return _outside_unit(a)
+
+
+@kernel
+def labels_outside(a, n):
+    """Whether a label of a lies outside [0, n)."""
+    return _labels_outside(a, n)
+
+
+@kernel(reassoc=True)
+def batch_bad(x, labels, targets, unit, n):
+    """Whether a training batch holds a bad value, in one call (``train_step``)."""
+    return (_nonfinite(x) or _labels_outside(labels, n)
+            or (_outside_unit(targets) if unit else _nonfinite(targets)))
