@@ -181,12 +181,11 @@ class CompiledStep:
         self.gparts = None
         self.whole = np.zeros((1, 0), dt)
         self.arange = np.arange(max_batch, dtype=np.intp)      # the rows of a batch given as such
-        # checked_batch: the dtypes by identity (a dtype that is equal but not
-        # the same object takes the general path), and the kernel's test
-        from .kernels.cpu import data
-        self.k_data, self.dtype, self.labels_dtype = data, dt, np.dtype(np.intp)
+        # ready: the dtypes by identity (a dtype that is equal but not the
+        # same object takes the general path)
+        self.dtype, self.labels_dtype = dt, np.dtype(np.intp)
         self.in_features, self.classes = model.in_features, model.out_features
-        self.unit_targets = model.loss == "binary_cross_entropy"
+        self.batch_check = np.zeros(1, np.int64)      # codes.BATCH_*
 
     def refresh(self):
         """Re-read what may have changed since the last call from another
@@ -204,42 +203,38 @@ class CompiledStep:
                 mean[:], var[:] = layer.running_mean, layer.running_var
                 layer._hold(mean, var)
 
-    def checked_batch(self, xb, yb):
-        """``(xb, yb)`` as they are, when both are the common case of a
-        training batch and valid, checked in one compiled call
-        (``kernels/cpu/data.batch_bad``): plain, writeable, C-contiguous
-        arrays of the model's dtype with 1 to ``max_batch`` rows, ``xb``
-        finite, and ``yb`` the loss's targets (in [0, 1] for binary
-        cross-entropy, finite for mean squared error) or intp labels in
-        range. Else None: the caller's general path (``Sequential._x`` and
-        ``_y``) converts them, or raises the error that names what is wrong."""
+    def ready(self, xb, yb):
+        """Whether ``(xb, yb)`` is a training batch in the form the step
+        reads as it is: plain, writeable, C-contiguous arrays of the model's
+        dtype with 1 to ``max_batch`` rows, ``yb`` intp labels ``(rows,)`` or
+        targets ``(rows, out)``. Their values are not looked at: the step
+        tests them itself when called with ``check=True``. Otherwise the
+        caller's general path (``Sequential._x`` and ``_y``) converts them,
+        or raises the error that names what is wrong."""
         if type(xb) is not np.ndarray or type(yb) is not np.ndarray:
-            return None
+            return False
         shape, fx, fy = xb.shape, xb.flags, yb.flags
         if not (xb.dtype is self.dtype and len(shape) == 2 and shape[1] == self.in_features
                 and 0 < shape[0] <= self.max_batch and fx.c_contiguous and fx.writeable
                 and fy.c_contiguous and fy.writeable):
-            return None
-        labels, targets = self.targets
-        if labels is None:
-            if yb.dtype is not self.labels_dtype or yb.shape != (shape[0],):
-                return None
-            labels = yb
-        else:
-            if yb.dtype is not self.dtype or yb.shape != (shape[0], self.classes):
-                return None
-            targets = yb
-        if self.k_data.batch_bad(xb, labels, targets, self.unit_targets, self.classes):
-            return None
-        return xb, yb
+            return False
+        if self.targets[0] is None:                  # labels
+            return yb.dtype is self.labels_dtype and yb.shape == (shape[0],)
+        return yb.dtype is self.dtype and yb.shape == (shape[0], self.classes)
 
-    def __call__(self, xb, yb, rows=None):
+    def __call__(self, xb, yb, rows=None, check=False):
         """One step on a validated batch (``xb`` in the model's dtype, ``yb``
         as ``Sequential._y`` makes it); returns the cost. With ``rows`` (intp
         indices, each in ``[0, len(xb))``) the batch is ``xb[rows]`` and
-        ``yb`` holds its targets already gathered."""
+        ``yb`` holds its targets already gathered. With ``check``, a batch
+        that is only ``ready`` (its values unchecked) is tested by the step
+        itself: a bad value returns None with nothing changed."""
+        self.batch_check[0] = c.BATCH_CHECK if check else c.BATCH_UNCHECKED
         step, args = self.call_args(xb, yb, rows)
         cost = step(*args)
+        if self.batch_check[0] == c.BATCH_BAD:
+            self.opt._t -= 1                          # the step did not happen
+            return None
         for i, layer in self.dropouts:
             layer.offset = int(self.offsets[i])
         return cost
@@ -278,7 +273,7 @@ class CompiledStep:
             self.acts, self.dacts, self.dz, self.loss, self.probs, self.partials, self.gnorms, self.hits,
             self.stats, self.running, self.seeds, self.offsets, self.used, self.thresholds, self.masks,
             self.prog, self.fprog, xb, rows, yb if labels is None else labels, yb if targets is None else targets,
-            self.loss_kind.code, model.l2, model.l1, p.n_decay, parts)
+            self.loss_kind.code, model.l2, model.l1, p.n_decay, parts, self.batch_check)
 
 
 def compiled_step(model, optimizer, max_batch, quiet=False):

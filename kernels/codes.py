@@ -77,6 +77,15 @@ HYPER_BC1 = 6        # Adam's bias corrections 1 - beta^t, computed on the host
 HYPER_BC2 = 7
 HYPER_SLOTS = 8
 
+# ``batch_check``: the compiled step's one int64, in and out. In: whether the
+# step tests its batch before using it (``train_step``: x finite, labels in
+# range, targets finite, in [0, 1] for binary cross-entropy) or not (``fit``,
+# which tested its whole dataset once). Out: BATCH_BAD when the test failed;
+# the step then returns at once, having written nothing else.
+BATCH_UNCHECKED = 0
+BATCH_CHECK = 1
+BATCH_BAD = 2
+
 # ``counters``: the int64 device state of a replayed GPU step
 # (``fastnn/device_step.py``), advanced on the device by the step itself, so
 # a replay (or a CUDA graph) needs no new arguments. The bias corrections are

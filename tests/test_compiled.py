@@ -282,13 +282,13 @@ def _mse_data(out, m):
 
 @pytest.mark.parametrize("loss,out", [("softmax_cross_entropy", 3), ("binary_cross_entropy", 2),
                                       ("mean_squared_error", 2)])
-def test_train_step_checks_a_ready_batch_in_one_compiled_call(loss, out, dtype):
-    """A batch already in the model's dtype skips the NumPy checks and
-    conversions (``CompiledStep.checked_batch``) and trains exactly as the
-    same batch given as float64 and int64 does through them; a bad value
-    anywhere in it, the last one included, is refused with the general
-    path's error, and the model, the optimizer and its step count are left
-    as they were."""
+def test_train_step_checks_a_ready_batch_in_the_step_itself(loss, out, dtype):
+    """A batch already in the model's dtype (``CompiledStep.ready``) skips
+    the NumPy checks and conversions, the compiled step testing its values,
+    and trains exactly as the same batch given as float64 and int64 does
+    through them; a bad value anywhere in it, the last one included, is
+    refused with the general path's error, and the model, the optimizer,
+    its step count and the dropout stream are left as they were."""
     if loss == "mean_squared_error":
         X, y = _mse_data(out, 32)
         ready = X.astype(dtype), y.astype(dtype)
@@ -299,7 +299,7 @@ def test_train_step_checks_a_ready_batch_in_one_compiled_call(loss, out, dtype):
     of, og = fastnn.Adam(fast.parameters(), lr=0.01), fastnn.Adam(general.parameters(), lr=0.01)
     for _ in range(3):
         assert fast.train_step(*ready, of) == general.train_step(X, y, og)
-    assert fast._compiled_step.checked_batch(*ready) is not None
+    assert fast._compiled_step.ready(*ready)
     assert np.array_equal(fast.parameters().data, general.parameters().data)       # the same kernel, the same bits
 
     def spoiled(which, index, value):
@@ -317,11 +317,22 @@ def test_train_step_checks_a_ready_batch_in_one_compiled_call(loss, out, dtype):
     before = fast.parameters().data.copy(), {k: v.copy() for k, v in of.state.items()}, of.t
     for which, index, value in bad:
         xb, yb = spoiled(which, index, value)
-        assert fast._compiled_step.checked_batch(xb, yb) is None
+        assert fast._compiled_step.ready(xb, yb)
+        assert fast._compiled_step(xb, yb, check=True) is None
         with pytest.raises(ValueError, match=which):
             fast.train_step(xb, yb, of)
     assert np.array_equal(fast.parameters().data, before[0]) and of.t == before[2]
     assert all(np.array_equal(of.state[k], v) for k, v in before[1].items())
+    dropped = fastnn.Sequential([fastnn.Dense(4, 12, "relu"), fastnn.Dropout(0.7), fastnn.Dense(12, out)],
+                                loss=loss, dtype=dtype, seed=5)
+    od = fastnn.Adam(dropped.parameters(), lr=0.01)
+    dropped.train_step(*ready, od)
+    offset, weights = dropped.layers[1].offset, dropped.parameters().data.copy()
+    with pytest.raises(ValueError, match="xb"):
+        dropped.train_step(*spoiled("xb", (31, 0), np.nan), od)
+    assert dropped.layers[1].offset == offset and od.t == 1 and np.array_equal(dropped.parameters().data, weights)
+    dropped.train_step(*ready, od)
+    assert dropped.layers[1].offset > offset and od.t == 2
 
 
 def test_train_step_takes_the_general_path_for_other_batches(dtype):
@@ -341,7 +352,7 @@ def test_train_step_takes_the_general_path_for_other_batches(dtype):
     for x, kept_rows in ((exact_other, 16), (readonly, 16), (wide[:, ::2], 16), (xb.tolist(), 16), (xb, 8)):
         model = _plain(loss, out, dtype)
         opt = fastnn.Adam(model.parameters(), lr=0.01)
-        assert compiled_step(model, opt, kept_rows).checked_batch(x, yb) is None
+        assert not compiled_step(model, opt, kept_rows).ready(x, yb)
         assert model.train_step(x, yb, opt) == ref_cost
         assert np.array_equal(model.parameters().data, ref.parameters().data)
 
@@ -449,7 +460,8 @@ def test_fit_takes_the_data_parallel_step_only_where_it_can():
     step = compiled_step(plain, fastnn.SGD(plain.parameters()), 200)
     assert CHUNKED[0] <= 200 * step.macs < CHUNKED[1]
     kernel, args = step.call_args(X, np.zeros(200, np.intp))
-    assert args[-1].shape == (2, plain.parameters().data.shape[0])          # the chunks' gradients
+    assert step.gparts is not None and any(a is step.gparts for a in args)   # the chunks' gradients
+    assert step.gparts.shape == (2, plain.parameters().data.shape[0])
     bn = fastnn.Sequential([fastnn.Dense(40, 96, bias=False), fastnn.BatchNorm(96), fastnn.ReLU(),
                             fastnn.Dense(96, 4)])
     assert not compiled_step(bn, fastnn.SGD(bn.parameters()), 200).chunkable

@@ -27,15 +27,15 @@ def gather_rows(out, x, idx):
 
 @kernel(inline=True)
 def _nonfinite(a):
-    # x * 0 is +-0 for a finite x and NaN otherwise, and a sum of them is 0
-    # exactly when every x is finite (no overflow, unlike a sum of the
-    # values); callers compile with ``reassoc`` so that the sum vectorises,
-    # which without ``nnan`` cannot fold x * 0 away
+    # x - x is 0 for a finite x and NaN for NaN and +-inf (no flag here lets
+    # LLVM fold it to 0); an OR of booleans vectorises with no reassociation
+    # of floats, so the step's own check (its caller) needs no ``reassoc``
     flat = a.reshape(a.size)
-    s = 0.0
+    bad = False
     for i in range(flat.size):
-        s += flat[i] * 0
-    return not (s == 0)
+        v = flat[i]
+        bad |= (v - v) != 0
+    return bad
 
 
 @kernel(inline=True)
@@ -56,7 +56,7 @@ def _labels_outside(a, n):
     return bad
 
 
-@kernel(reassoc=True)
+@kernel
 def nonfinite(a):
     """Whether a holds NaN or +-inf."""
     return _nonfinite(a)
@@ -72,10 +72,3 @@ def outside_unit(a):
 def labels_outside(a, n):
     """Whether a label of a lies outside [0, n)."""
     return _labels_outside(a, n)
-
-
-@kernel(reassoc=True)
-def batch_bad(x, labels, targets, unit, n):
-    """Whether a training batch holds a bad value, in one call (``train_step``)."""
-    return (_nonfinite(x) or _labels_outside(labels, n)
-            or (_outside_unit(targets) if unit else _nonfinite(targets)))

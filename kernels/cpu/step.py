@@ -28,6 +28,8 @@ import math
 import numpy as np
 
 from ..codes import (
+    BATCH_BAD,
+    BATCH_CHECK,
     FPROG_ALPHA,
     FPROG_EPS,
     FPROG_KEEP_PROB,
@@ -67,6 +69,7 @@ from ._blas import gemm_rows
 from ._jit import kernel, prange, serial
 from .activations import activation_backward, activation_forward
 from .batchnorm import batchnorm_backward, batchnorm_forward_eval, batchnorm_forward_train
+from .data import _labels_outside, _nonfinite, _outside_unit
 from .dense import dense_dz_db, dense_forward
 from .dropout import dropout_backward_mask, dropout_forward
 from .losses import binary_cross_entropy, mean_squared_error, softmax_cross_entropy
@@ -311,9 +314,15 @@ def _chunked(gparts, hparts, acts, dacts, dz, loss, probs, params, running, stat
 def train_step(params, grads, state1, state2, hyper, opt_code,
                acts, dacts, dz, loss, probs, partials, gnorms, hits,
                stats, running, seeds, offsets, used, thresholds, masks,
-               prog, fprog, X, rows, labels, targets, loss_code, l2, l1, n_decay, gparts):
+               prog, fprog, X, rows, labels, targets, loss_code, l2, l1, n_decay, gparts, batch_check):
     """One step on the rows ``X[rows]`` (their ``labels`` or ``targets`` in
     the same order); returns the batch's cost (data + regularization).
+
+    With ``batch_check[0] == BATCH_CHECK`` it first tests the batch (all of
+    ``X``, which is then the batch, and its targets or labels; see
+    ``codes.BATCH_CHECK``) and on a bad value sets ``BATCH_BAD`` and
+    returns NaN before writing anything else: ``train_step`` checks a batch
+    in the call that trains on it.
 
     Zeroes ``grads``, leaves d(cost)/d(params) in it, updates ``params`` and
     the optimizer state, advances the dropout ``offsets`` (recording the ones
@@ -334,6 +343,11 @@ def train_step(params, grads, state1, state2, hyper, opt_code,
     the whole batch). Otherwise the whole batch runs through kernels that
     split each GEMM and loop across the threads.
     """
+    if batch_check[0] == BATCH_CHECK:
+        if (_nonfinite(X) or _labels_outside(labels, targets.shape[1])
+                or (_outside_unit(targets) if loss_code == LOSS_BINARY_CROSS_ENTROPY else _nonfinite(targets))):
+            batch_check[0] = BATCH_BAD
+            return np.nan
     batch = rows.shape[0]
     nl = prog.shape[0]
     tc = type(X[0, 0])              # every scalar handed to a kernel is cast to the data's type

@@ -10,11 +10,6 @@ reduction per test:
     nonfinite(a)              any NaN or +-inf in a
     outside_unit(a)           any value of a outside [0, 1] (NaN included)
     labels_outside(a, n)      any label of a outside [0, n)
-    batch_bad(x, labels, targets, unit, n)
-                              a training batch: any x not finite, any label
-                              outside [0, n), any target not finite (with
-                              unit, outside [0, 1]); the absent one of
-                              labels and targets is empty
 
 ``x`` and ``out`` are (rows, columns) of any dtype (features, float targets or
 integer labels viewed as one column); ``idx`` holds intp row numbers, each
@@ -49,10 +44,3 @@ def labels_outside(a, n):
     """Whether a label of a lies outside [0, n)."""
     return bool(((a < 0) | (a >= n)).any())
 
-
-def batch_bad(x, labels, targets, unit, n):
-    """Whether a training batch holds a bad value: ``nonfinite(x)``, then
-    ``labels_outside(labels, n)``, and ``outside_unit(targets)`` with
-    ``unit`` else ``nonfinite(targets)``."""
-    return (nonfinite(x) or labels_outside(labels, n)
-            or (outside_unit(targets) if unit else nonfinite(targets)))
