@@ -229,8 +229,7 @@ class CompiledStep:
         ``yb`` holds its targets already gathered. With ``check``, a batch
         that is only ``ready`` (its values unchecked) is tested by the step
         itself: a bad value returns None with nothing changed."""
-        self.batch_check[0] = c.BATCH_CHECK if check else c.BATCH_UNCHECKED
-        step, args = self.call_args(xb, yb, rows)
+        step, args = self.call_args(xb, yb, rows, check)
         cost = step(*args)
         if self.batch_check[0] == c.BATCH_BAD:
             self.opt._t -= 1                          # the step did not happen
@@ -239,11 +238,12 @@ class CompiledStep:
             layer.offset = int(self.offsets[i])
         return cost
 
-    def call_args(self, xb, yb, rows=None):
+    def call_args(self, xb, yb, rows=None, check=False):
         """The compiled kernel of this step and its arguments, after the
         bookkeeping of a step (the optimizer's step count, the
         hyperparameters); ``__call__`` is ``kernel(*args)`` then the dropout
-        layers' stream offsets. ``bench/bench_step.py`` times the bare call
+        layers' stream offsets. ``check``: the kernel tests the batch first
+        (``codes.BATCH_CHECK``). ``bench/bench_step.py`` times the bare call
         with them to measure what ``fit`` adds around it."""
         opt, model, p = self.opt, self.model, self.model.parameters()
         batch = xb.shape[0] if rows is None else rows.shape[0]
@@ -257,6 +257,7 @@ class CompiledStep:
             rows = self.arange[:batch]
         for i, layer in self.dropouts:                # another path may have moved the stream on
             self.offsets[i] = layer.offset
+        self.batch_check[0] = c.BATCH_CHECK if check else c.BATCH_UNCHECKED
         opt._t += 1                                   # counted without the public check, per step
         opt.compiled_hyper(self.hyper)
         labels, targets = self.targets
