@@ -167,14 +167,16 @@ class Sequential:
         # refuses to run (``_own``) instead of mixing two buffers.
         global _CLAIMS
         self._token = object()
-        _CLAIMS += 1
-        self._claims_seen = _CLAIMS
+        self._claims_seen = -1                    # this model's first _own walks its layers
         for i, layer in enumerate(layers):
             layer._owner = self._token
             names = [n for n in layer.param_shapes]
             layer.bind({n: self._params[f"{i}.{n}"] for n in names},
                        {n: self._params.grad_of(f"{i}.{n}") for n in names}, self.dtype, self.backend,
                        device=self.device)
+        # counted once the layers are this model's: a check that ran while
+        # they were changing hands sees the count move afterwards and walks again
+        _CLAIMS += 1
 
     def _own(self):
         """Refuse to run when a layer now belongs to another model. Layers

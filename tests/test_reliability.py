@@ -142,6 +142,24 @@ def test_a_layer_belongs_to_one_model():
         first.predict(X)
 
 
+def test_a_model_whose_layer_moved_on_refuses_every_path_after_checks_that_passed():
+    """``_own`` skips its walk while no model has been built since it last
+    passed: building one with this model's layer must still stop every path,
+    the kept step's fast ``train_step`` included."""
+    dense = fastnn.Dense(3, 2)
+    first = fastnn.Sequential([fastnn.Dense(3, 3, "relu"), dense])
+    opt = fastnn.Adam(first.parameters())
+    X, y = _data()[0], np.arange(40) % 2
+    for _ in range(2):
+        first.train_step(X, y, opt)            # a kept step; later calls check ownership on the fast path
+        first.predict(X)
+    fastnn.Sequential([dense])
+    for call in (lambda: first.train_step(X, y, opt), lambda: first.predict(X),
+                 lambda: first.fit(X, y, opt, verbose=False)):
+        with pytest.raises(ValueError, match="another Sequential"):
+            call()
+
+
 # --- checkpoints ------------------------------------------------------------------
 
 def test_checkpoint_temporaries_of_killed_saves_are_removed(tmp_path):
