@@ -268,6 +268,46 @@ def test_asha_stops_the_bottom_of_each_rung_and_is_reproducible():
     assert a.best["metric"] < 0.1
 
 
+def test_asha_continues_live_models_exactly_as_loaded_states(monkeypatch):
+    """A trial's next rung in the same process continues the rung's live
+    model and optimizer (``_asha._LIVE``) instead of building the model and
+    loading the state: the same records, bit for bit, with one build per
+    trial instead of one per rung."""
+    from fastnn import _asha
+    train, dev = _digits()
+    builds = []
+
+    def counted(params, seed):
+        builds.append(seed)
+        return digits_model(params, seed)
+
+    def run():
+        builds.clear()
+        res = tune.asha(counted, train, dev, ASHA_SPACE, n_trials=9, max_epochs=9, executor=tune.SerialExecutor())
+        return [(t["id"], t["rung"], t["metric"], t["extra"]["curve"]) for t in res.trials], len(builds)
+
+    live, live_builds = run()
+    monkeypatch.setattr(_asha, "LIVE_BYTES", 0)
+    loaded, loaded_builds = run()
+    assert live == loaded
+    promotions = sum(t[1] for t in loaded)                          # rungs after the first, over every trial
+    assert live_builds == 9 and loaded_builds == 9 + promotions and promotions > 0
+
+
+def test_asha_live_models_stay_within_their_budget(monkeypatch):
+    from fastnn import _asha
+    model, opt = digits_model({"lr": 1e-3, "beta1": 0.9}, 0)
+    size = model.parameters().data.nbytes * (2 + len(opt.state))
+    monkeypatch.setattr(_asha, "LIVE_BYTES", 2 * size)
+    _asha._LIVE.clear()
+    for tid in range(3):
+        _asha._keep_live(("s", tid, 1), model, opt)
+    assert list(_asha._LIVE) == [("s", 1, 1), ("s", 2, 1)]              # the oldest went first
+    _asha._keep_live(("t", 0, 1), model, opt)
+    assert list(_asha._LIVE) == [("t", 0, 1)]                           # another search's models went
+    assert _asha._take_live(("t", 0, 1)) == (model, opt) and _asha._take_live(("t", 0, 1)) is None
+
+
 def test_asha_resumes_from_its_log_losing_only_what_was_in_flight(tmp_path):
     train, dev = _digits()
     log = tmp_path / "asha.jsonl"
