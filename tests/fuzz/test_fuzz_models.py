@@ -143,6 +143,41 @@ def test_inference_and_train_step(spec, f64, m, x_how, y_how, seed):
             model.predict(X)
 
 
+@given(spec=architectures(), f64=st.booleans(), m=st.integers(2, 30), x_how=st.sampled_from(X_MUTATIONS),
+       y_how=st.sampled_from(Y_MUTATIONS), seed=st.integers(0, 2 ** 16))
+def test_train_step_on_a_kept_step_agrees_with_a_fresh_model(spec, f64, m, x_how, y_how, seed):
+    """The second ``train_step`` with the same optimizer takes the kept
+    step's fast path for a batch in its form (the step tests the values
+    itself): it accepts and refuses what the general path (a model whose
+    optimizer has no kept step) does, changes nothing when it refuses, and
+    otherwise trains to the same bits. Batches in the model's dtype (with
+    intp labels) reach the fast path; the others are converted first."""
+    dt = np.float64 if f64 else np.float32
+    X, y = data(spec, m, seed, x_how, y_how)
+    if isinstance(X, np.ndarray) and type(X) is np.ndarray and X.dtype.kind == "f":
+        X = np.ascontiguousarray(X, dtype=dt) if x_how != "strided" else X.astype(dt)
+    if isinstance(y, np.ndarray) and y.dtype.kind == "f" and spec[2] != "softmax_cross_entropy":
+        y = y.astype(dt)
+    warm = data(spec, m, seed, "none", "none")
+    kept, fresh = make(spec, dt), make(spec, dt)
+    ok, of = fastnn.SGD(kept.parameters(), lr=0.05), fastnn.SGD(fresh.parameters(), lr=0.05)
+    for model, opt in ((kept, ok), (fresh, of)):
+        _, exc = outcome(lambda: model.train_step(*warm, opt))         # the kept step, built on a good batch
+        if exc is not None:
+            return                                                     # e.g. batch norm refusing the warm batch
+    before = kept.parameters().data.copy(), ok.t, [getattr(layer, "offset", None) for layer in kept.layers]
+    got, e1 = outcome(lambda: kept.train_step(X, y, ok))
+    # another SGD (stateless: the same update) has no kept step: the general path
+    want, e2 = outcome(lambda: fresh.train_step(X, y, fastnn.SGD(fresh.parameters(), lr=0.05)))
+    assert type(e1) is type(e2), f"kept step: {e1!r}, fresh: {e2!r}"
+    if isinstance(e1, (ValueError, TypeError)):
+        assert np.array_equal(kept.parameters().data, before[0]) and ok.t == before[1]
+        assert [getattr(layer, "offset", None) for layer in kept.layers] == before[2]
+    elif e1 is None:
+        assert got == want or (np.isnan(got) and np.isnan(want))
+        assert np.array_equal(kept.parameters().data, fresh.parameters().data, equal_nan=True)
+
+
 BAD_HYPER = [-1.0, float("nan"), float("inf"), "0.1", None, True, [0.9, 0.99, 0.9], (1.0, 0.5), (0.9,)]
 
 
