@@ -22,3 +22,17 @@ def assert_trained_alike(gpu, gpu_opt, cpu, cpu_opt, dtype):
     assert gpu_opt.t == cpu_opt.t
     for k, v in cpu_opt.state_dict()["state"].items():
         testing.assert_close(gpu_opt.state_dict()["state"][k], v, "reduction", err_msg=k)
+
+
+def assert_histories_alike(hg, hc, dtype):
+    """Two ``fit`` histories: cost, accuracy (where there is one) and lr per
+    epoch, and each Dense layer's gradient norms, float64 figures of a
+    ``dtype`` computation compared at that dtype's tolerance."""
+    for key in ("cost", "accuracy", "lr"):
+        if hc.history[key][0] is not None:
+            testing.assert_close(np.array(hg.history[key], dtype), np.array(hc.history[key], dtype),
+                                 "reduction", err_msg=key)
+    assert set(hg.grad_norms) == set(hc.grad_norms)
+    for layer in hc.grad_norms:
+        testing.assert_close(np.array(hg.grad_norms[layer], dtype), np.array(hc.grad_norms[layer], dtype),
+                             "reduction", err_msg=layer)

@@ -9,7 +9,7 @@ import pytest
 import fastnn
 from fastnn import testing
 
-from ._compare import assert_trained_alike
+from ._compare import assert_histories_alike, assert_trained_alike
 from .conftest import SIMULATOR
 
 pytestmark = pytest.mark.skipif("cuda" not in fastnn.available_backends(),
@@ -61,14 +61,7 @@ def test_fit_on_device_matches_cpu(name, dtype):
     # the model really lives on the device
     assert fastnn._arrays.is_device(gpu.parameters().data)
     assert all(fastnn._arrays.is_device(v) for v in gpu_opt.state.values())
-    for key in ("cost", "accuracy"):
-        if hc.history[key][0] is not None:
-            # float64 figures of a `dtype` computation: that dtype's tolerance
-            testing.assert_close(np.array(hg.history[key], dtype), np.array(hc.history[key], dtype),
-                                 "reduction", err_msg=key)
-    for layer in hc.grad_norms:
-        testing.assert_close(np.array(hg.grad_norms[layer], dtype), np.array(hc.grad_norms[layer], dtype),
-                             "reduction")
+    assert_histories_alike(hg, hc, dtype)
     assert_trained_alike(gpu, gpu_opt, cpu, cpu_opt, dtype)
 
 
