@@ -11,9 +11,9 @@ live model where that rung ran in the same process (``_LIVE``), trains to
 the rung's budget with a ``fit`` callback that records the dev metric after
 every epoch, and returns the state. Whenever a worker is free the
 scheduler gives it, in this order: a trial that is in the top ``1/eta`` of
-the highest rung it can promote
-from and was not promoted yet (Li et al., "A System for Massively Parallel
-Hyperparameter Tuning", 2020); or a new trial at the first rung. A trial
+the highest rung it can promote from and was not promoted yet (Li et al.,
+"A System for Massively Parallel Hyperparameter Tuning", 2020); or a new
+trial at the first rung. A trial
 that is never promoted stops there: the bottom of every rung is stopped
 early, and the compute goes to the promising ones.
 
