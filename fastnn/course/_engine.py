@@ -17,17 +17,18 @@ from ..kernels import codes
 OPTIMIZERS = {"gd": codes.COURSE_GD, "momentum": codes.COURSE_MOMENTUM, "adam": codes.COURSE_ADAM}
 
 
-def _kernel(backend, dims, whole_batch):
+def _kernel(backend, dims, whole_batch, m):
     """The reference loop, or on the cpu (the course's small networks run on
     the host) the loop unrolled for ``dims`` where there is one and the run
-    fits it (one batch in order, no cost recorded in the loop), else the
-    general loop."""
+    fits it (one batch in order of at most ``STRIDE`` examples, no cost
+    recorded in the loop), else the general loop."""
     if resolve(backend) == "ref":
         from ..kernels.ref import course
         return course.course_train
     from ..kernels.cpu import course, course_nets
     unrolled = course_nets.NETS.get(tuple(int(n) for n in dims))
-    return unrolled if unrolled is not None and whole_batch else course.course_train
+    fits = whole_batch and m <= course_nets.STRIDE
+    return unrolled if unrolled is not None and fits else course.course_train
 
 
 def train(parameters, X, Y, learning_rates, *, optimizer="gd", beta1=0.9, beta2=0.999, epsilon=1e-8, lambd=0.0,
@@ -53,7 +54,7 @@ def train(parameters, X, Y, learning_rates, *, optimizer="gd", beta1=0.9, beta2=
     masks = np.zeros((0, m)) if masks is None else np.ascontiguousarray(masks, dtype=np.float64)
     perms = np.zeros((0, m), np.int64) if perms is None else np.ascontiguousarray(perms, dtype=np.int64)
     v, s = state["v"].copy(), state["s"].copy()
-    run = _kernel(backend, dims, perms.shape[0] == 0 and (batch_size or m) >= m and not every)
+    run = _kernel(backend, dims, perms.shape[0] == 0 and (batch_size or m) >= m and not every, m)
     with np.errstate(all="ignore"):
         run(W, b, v, s, costs, counter, np.ascontiguousarray(X, dtype=np.float64),
             np.ascontiguousarray(Y, dtype=np.float64), masks, perms, lrs, dims, hyper, OPTIMIZERS[optimizer],
