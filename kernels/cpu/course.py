@@ -13,6 +13,10 @@ vectorises. The kernel is serial and its sums over the examples (dW, db,
 the cost) split across vector lanes in an order the compiled code fixes
 (``reassoc``): results depend on the data and the machine's vector width
 only. Timings and what was tried: ``bench/NOTES.md``.
+
+The notebooks' own networks train one batch in order on ``course_nets.py``
+instead: this loop unrolled for their widths (one pass per iteration
+instead of about 45), written by ``_course_nets_gen.py``.
 """
 import math
 
