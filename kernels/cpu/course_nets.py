@@ -16,6 +16,7 @@ from ._jit import kernel
 from .course import _update
 
 STRIDE = 2056
+PAD = 8
 
 
 @kernel(reassoc=True)
@@ -29,12 +30,20 @@ def course_train_2_10_5_1(W, b, state1, state2, costs, counter, X, Y, masks, per
         raise ValueError("perms, batch_size, every: this kernel takes one batch in order and records no cost")
     if m > STRIDE:
         raise ValueError("X: this kernel takes at most STRIDE examples")
+    mp = (m + PAD - 1) & -PAD
     if masks.shape[0] != 0 and masks.shape[0] != 15:
         raise ValueError("masks: expected 15 rows or none")
     lambd, inv_keep = hyper[COURSE_LAMBD], 1.0 / hyper[COURSE_KEEP_PROB]
     b1, b2, eps = hyper[COURSE_BETA1], hyper[COURSE_BETA2], hyper[COURSE_EPS]
     has_masks = masks.shape[0] != 0
-    keep = masks * inv_keep
+    Xp = np.zeros((X.shape[0], mp))
+    Yp = np.zeros((Y.shape[0], mp))
+    keep = np.zeros((masks.shape[0], mp))
+    v = np.zeros(mp)
+    Xp[:, :m] = X
+    Yp[:, :m] = Y
+    keep[:, :m] = masks * inv_keep
+    v[:m] = 1.0
     S = np.empty(31 * STRIDE)
     gw = np.empty(75)
     gb = np.empty(16)
@@ -225,9 +234,9 @@ def course_train_2_10_5_1(W, b, state1, state2, costs, counter, X, Y, masks, per
         gw_3_0_4 = 0.0
         gb_3_0 = 0.0
         if has_masks:
-            for i in range(m):
-                x0 = X[0, i]
-                x1 = X[1, i]
+            for i in range(mp):
+                x0 = Xp[0, i]
+                x1 = Xp[1, i]
                 z1_0 = b1_0
                 z1_0 = fmuladd(w1_0_0, x0, z1_0)
                 z1_0 = fmuladd(w1_0_1, x1, z1_0)
@@ -350,7 +359,7 @@ def course_train_2_10_5_1(W, b, state1, state2, costs, counter, X, Y, masks, per
                 z3_0 = fmuladd(w3_0_3, a2_3, z3_0)
                 z3_0 = fmuladd(w3_0_4, a2_4, z3_0)
                 a3_0 = 1.0 / (1.0 + exp64(-z3_0))
-                d3_0 = scale * (a3_0 - Y[0, i])
+                d3_0 = scale * (a3_0 - Yp[0, i]) * v[i]
                 S[30 * STRIDE + i] = d3_0
                 g = w3_0_0 * d3_0
                 d2_0 = (g * inv_keep if a2_0 > 0.0 else 0.0)
@@ -438,9 +447,9 @@ def course_train_2_10_5_1(W, b, state1, state2, costs, counter, X, Y, masks, per
                 d1_9 = (g * inv_keep if a1_9 > 0.0 else 0.0)
                 S[24 * STRIDE + i] = d1_9
         else:
-            for i in range(m):
-                x0 = X[0, i]
-                x1 = X[1, i]
+            for i in range(mp):
+                x0 = Xp[0, i]
+                x1 = Xp[1, i]
                 z1_0 = b1_0
                 z1_0 = fmuladd(w1_0_0, x0, z1_0)
                 z1_0 = fmuladd(w1_0_1, x1, z1_0)
@@ -563,7 +572,7 @@ def course_train_2_10_5_1(W, b, state1, state2, costs, counter, X, Y, masks, per
                 z3_0 = fmuladd(w3_0_3, a2_3, z3_0)
                 z3_0 = fmuladd(w3_0_4, a2_4, z3_0)
                 a3_0 = 1.0 / (1.0 + exp64(-z3_0))
-                d3_0 = scale * (a3_0 - Y[0, i])
+                d3_0 = scale * (a3_0 - Yp[0, i]) * v[i]
                 S[30 * STRIDE + i] = d3_0
                 g = w3_0_0 * d3_0
                 d2_0 = (g if a2_0 > 0.0 else 0.0)
@@ -650,7 +659,7 @@ def course_train_2_10_5_1(W, b, state1, state2, costs, counter, X, Y, masks, per
                 g = fmuladd(w2_4_9, d2_4, g)
                 d1_9 = (g if a1_9 > 0.0 else 0.0)
                 S[24 * STRIDE + i] = d1_9
-        for i in range(m):
+        for i in range(mp):
             a0 = S[10 * STRIDE + i]
             a1 = S[11 * STRIDE + i]
             a2 = S[12 * STRIDE + i]
@@ -663,7 +672,7 @@ def course_train_2_10_5_1(W, b, state1, state2, costs, counter, X, Y, masks, per
             gw_3_0_2 += d * a2
             gw_3_0_3 += d * a3
             gw_3_0_4 += d * a4
-        for i in range(m):
+        for i in range(mp):
             a0 = S[0 * STRIDE + i]
             a1 = S[1 * STRIDE + i]
             a2 = S[2 * STRIDE + i]
@@ -698,7 +707,7 @@ def course_train_2_10_5_1(W, b, state1, state2, costs, counter, X, Y, masks, per
             gw_2_1_7 += d * a7
             gw_2_1_8 += d * a8
             gw_2_1_9 += d * a9
-        for i in range(m):
+        for i in range(mp):
             a0 = S[0 * STRIDE + i]
             a1 = S[1 * STRIDE + i]
             a2 = S[2 * STRIDE + i]
@@ -733,7 +742,7 @@ def course_train_2_10_5_1(W, b, state1, state2, costs, counter, X, Y, masks, per
             gw_2_3_7 += d * a7
             gw_2_3_8 += d * a8
             gw_2_3_9 += d * a9
-        for i in range(m):
+        for i in range(mp):
             a0 = S[0 * STRIDE + i]
             a1 = S[1 * STRIDE + i]
             a2 = S[2 * STRIDE + i]
@@ -756,9 +765,9 @@ def course_train_2_10_5_1(W, b, state1, state2, costs, counter, X, Y, masks, per
             gw_2_4_7 += d * a7
             gw_2_4_8 += d * a8
             gw_2_4_9 += d * a9
-        for i in range(m):
-            x0 = X[0, i]
-            x1 = X[1, i]
+        for i in range(mp):
+            x0 = Xp[0, i]
+            x1 = Xp[1, i]
             d = S[15 * STRIDE + i]
             gb_1_0 += d
             gw_1_0_0 += d * x0
@@ -910,12 +919,20 @@ def course_train_2_20_3_1(W, b, state1, state2, costs, counter, X, Y, masks, per
         raise ValueError("perms, batch_size, every: this kernel takes one batch in order and records no cost")
     if m > STRIDE:
         raise ValueError("X: this kernel takes at most STRIDE examples")
+    mp = (m + PAD - 1) & -PAD
     if masks.shape[0] != 0 and masks.shape[0] != 23:
         raise ValueError("masks: expected 23 rows or none")
     lambd, inv_keep = hyper[COURSE_LAMBD], 1.0 / hyper[COURSE_KEEP_PROB]
     b1, b2, eps = hyper[COURSE_BETA1], hyper[COURSE_BETA2], hyper[COURSE_EPS]
     has_masks = masks.shape[0] != 0
-    keep = masks * inv_keep
+    Xp = np.zeros((X.shape[0], mp))
+    Yp = np.zeros((Y.shape[0], mp))
+    keep = np.zeros((masks.shape[0], mp))
+    v = np.zeros(mp)
+    Xp[:, :m] = X
+    Yp[:, :m] = Y
+    keep[:, :m] = masks * inv_keep
+    v[:m] = 1.0
     S = np.empty(47 * STRIDE)
     gw = np.empty(103)
     gb = np.empty(24)
@@ -1178,9 +1195,9 @@ def course_train_2_20_3_1(W, b, state1, state2, costs, counter, X, Y, masks, per
         gw_3_0_2 = 0.0
         gb_3_0 = 0.0
         if has_masks:
-            for i in range(m):
-                x0 = X[0, i]
-                x1 = X[1, i]
+            for i in range(mp):
+                x0 = Xp[0, i]
+                x1 = Xp[1, i]
                 z1_0 = b1_0
                 z1_0 = fmuladd(w1_0_0, x0, z1_0)
                 z1_0 = fmuladd(w1_0_1, x1, z1_0)
@@ -1355,7 +1372,7 @@ def course_train_2_20_3_1(W, b, state1, state2, costs, counter, X, Y, masks, per
                 z3_0 = fmuladd(w3_0_1, a2_1, z3_0)
                 z3_0 = fmuladd(w3_0_2, a2_2, z3_0)
                 a3_0 = 1.0 / (1.0 + exp64(-z3_0))
-                d3_0 = scale * (a3_0 - Y[0, i])
+                d3_0 = scale * (a3_0 - Yp[0, i]) * v[i]
                 S[46 * STRIDE + i] = d3_0
                 g = w3_0_0 * d3_0
                 d2_0 = (g * inv_keep if a2_0 > 0.0 else 0.0)
@@ -1467,9 +1484,9 @@ def course_train_2_20_3_1(W, b, state1, state2, costs, counter, X, Y, masks, per
                 d1_19 = (g * inv_keep if a1_19 > 0.0 else 0.0)
                 S[42 * STRIDE + i] = d1_19
         else:
-            for i in range(m):
-                x0 = X[0, i]
-                x1 = X[1, i]
+            for i in range(mp):
+                x0 = Xp[0, i]
+                x1 = Xp[1, i]
                 z1_0 = b1_0
                 z1_0 = fmuladd(w1_0_0, x0, z1_0)
                 z1_0 = fmuladd(w1_0_1, x1, z1_0)
@@ -1644,7 +1661,7 @@ def course_train_2_20_3_1(W, b, state1, state2, costs, counter, X, Y, masks, per
                 z3_0 = fmuladd(w3_0_1, a2_1, z3_0)
                 z3_0 = fmuladd(w3_0_2, a2_2, z3_0)
                 a3_0 = 1.0 / (1.0 + exp64(-z3_0))
-                d3_0 = scale * (a3_0 - Y[0, i])
+                d3_0 = scale * (a3_0 - Yp[0, i]) * v[i]
                 S[46 * STRIDE + i] = d3_0
                 g = w3_0_0 * d3_0
                 d2_0 = (g if a2_0 > 0.0 else 0.0)
@@ -1755,7 +1772,7 @@ def course_train_2_20_3_1(W, b, state1, state2, costs, counter, X, Y, masks, per
                 g = fmuladd(w2_2_19, d2_2, g)
                 d1_19 = (g if a1_19 > 0.0 else 0.0)
                 S[42 * STRIDE + i] = d1_19
-        for i in range(m):
+        for i in range(mp):
             a0 = S[20 * STRIDE + i]
             a1 = S[21 * STRIDE + i]
             a2 = S[22 * STRIDE + i]
@@ -1764,7 +1781,7 @@ def course_train_2_20_3_1(W, b, state1, state2, costs, counter, X, Y, masks, per
             gw_3_0_0 += d * a0
             gw_3_0_1 += d * a1
             gw_3_0_2 += d * a2
-        for i in range(m):
+        for i in range(mp):
             a0 = S[0 * STRIDE + i]
             a1 = S[1 * STRIDE + i]
             a2 = S[2 * STRIDE + i]
@@ -1807,7 +1824,7 @@ def course_train_2_20_3_1(W, b, state1, state2, costs, counter, X, Y, masks, per
             gw_2_0_17 += d * a17
             gw_2_0_18 += d * a18
             gw_2_0_19 += d * a19
-        for i in range(m):
+        for i in range(mp):
             a0 = S[0 * STRIDE + i]
             a1 = S[1 * STRIDE + i]
             a2 = S[2 * STRIDE + i]
@@ -1850,7 +1867,7 @@ def course_train_2_20_3_1(W, b, state1, state2, costs, counter, X, Y, masks, per
             gw_2_1_17 += d * a17
             gw_2_1_18 += d * a18
             gw_2_1_19 += d * a19
-        for i in range(m):
+        for i in range(mp):
             a0 = S[0 * STRIDE + i]
             a1 = S[1 * STRIDE + i]
             a2 = S[2 * STRIDE + i]
@@ -1893,9 +1910,9 @@ def course_train_2_20_3_1(W, b, state1, state2, costs, counter, X, Y, masks, per
             gw_2_2_17 += d * a17
             gw_2_2_18 += d * a18
             gw_2_2_19 += d * a19
-        for i in range(m):
-            x0 = X[0, i]
-            x1 = X[1, i]
+        for i in range(mp):
+            x0 = Xp[0, i]
+            x1 = Xp[1, i]
             d = S[23 * STRIDE + i]
             gb_1_0 += d
             gw_1_0_0 += d * x0
@@ -1936,9 +1953,9 @@ def course_train_2_20_3_1(W, b, state1, state2, costs, counter, X, Y, masks, per
             gb_1_9 += d
             gw_1_9_0 += d * x0
             gw_1_9_1 += d * x1
-        for i in range(m):
-            x0 = X[0, i]
-            x1 = X[1, i]
+        for i in range(mp):
+            x0 = Xp[0, i]
+            x1 = Xp[1, i]
             d = S[33 * STRIDE + i]
             gb_1_10 += d
             gw_1_10_0 += d * x0
