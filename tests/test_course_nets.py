@@ -25,7 +25,7 @@ def _params(dims, rng):
     return p
 
 
-@pytest.mark.parametrize("dims", sorted(course_nets.NETS))
+@pytest.mark.parametrize("dims", sorted(course_nets.NETS), ids=lambda d: "x".join(map(str, d)))
 @pytest.mark.parametrize("opt", ["gd", "momentum", "adam"])
 @pytest.mark.parametrize("m,dropout,lambd", [(300, False, 0.0), (211, True, 0.0), (211, False, 0.7), (13, True, 0.0),
                                              (1, False, 0.3)])
