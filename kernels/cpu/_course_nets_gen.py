@@ -14,15 +14,16 @@ forward, the sigmoid, and the backward down to ``dZ[1]`` in one pass, every
 unit a local variable that LLVM vectorises across examples (8 lanes of
 float64). That pass stores the activations and the ``dZ`` rows that the
 weight gradients need, and ``dW``/``db`` are then summed in a few passes of
-their own (one ``dZ`` row and all its inputs per pass, the sums in
-registers): kept inside the first pass, their 91 sums spilled out of the
-32 vector registers and the kernel ran slower than the general one.
+their own, each a tile of ``dZ`` rows and inputs whose sums fit the vector
+registers (``_tile``): kept inside the first pass, the 91 sums of
+``[2, 10, 5, 1]`` spilled out of the 32 registers and the kernel ran
+slower than the general one.
 
 The stored rows are one buffer with a row stride ``STRIDE`` fixed at
 compile time: the distance between any two rows is then a constant that
 LLVM checks against the vector width, and it vectorises the pass with no
-run-time check per row (with rows of a run-time length it did not
-vectorise it at all). The kernel therefore takes at most ``STRIDE``
+run-time check per row (with rows of a run-time length the kernel ran 3x
+slower). The kernel therefore takes at most ``STRIDE``
 examples; ``fastnn.course`` runs larger sets on the general loop (taken
 in chunks of ``STRIDE``, the sums carried across chunks ran 15% slower).
 2056 float64 is 16448 bytes, 64 more than a multiple of 4 KiB: rows a
@@ -170,18 +171,21 @@ def _net(dims):
     line(2, "else:")
     line(3, "for i in range(mp):")
     example(False)
-    per_pass = {l: max(1, SUMS_PER_PASS // (dims[l - 1] + 1)) for l in range(1, L + 1)}
     for l in range(L, 0, -1):
-        for j0 in range(0, dims[l], per_pass[l]):
-            js = range(j0, min(dims[l], j0 + per_pass[l]))
-            line(2, "for i in range(mp):")
-            for k in range(dims[l - 1]):
-                line(3, f"x{k} = Xp[{k}, i]" if l == 1 else f"a{k} = S[{a_row[l - 1] + k} * STRIDE + i]")
-            for j in js:
-                line(3, f"d = S[{d_row[l] + j} * STRIDE + i]")
-                line(3, f"gb_{l}_{j} += d")
-                for k in range(dims[l - 1]):
-                    line(3, f"gw_{l}_{j}_{k} += d * " + (f"x{k}" if l == 1 else f"a{k}"))
+        rows_per, inputs_per = _tile(dims[l], dims[l - 1])
+        for j0 in range(0, dims[l], rows_per):
+            js = range(j0, min(dims[l], j0 + rows_per))
+            for k0 in range(0, dims[l - 1], inputs_per):
+                ks = range(k0, min(dims[l - 1], k0 + inputs_per))
+                line(2, "for i in range(mp):")
+                for k in ks:
+                    line(3, f"x{k} = Xp[{k}, i]" if l == 1 else f"x{k} = S[{a_row[l - 1] + k} * STRIDE + i]")
+                for j in js:
+                    line(3, f"d{j} = S[{d_row[l] + j} * STRIDE + i]")
+                    if k0 == 0:
+                        line(3, f"gb_{l}_{j} += d{j}")
+                    for k in ks:
+                        line(3, f"gw_{l}_{j}_{k} += d{j} * x{k}")
     for l in range(1, L + 1):
         for j in range(dims[l]):
             for k in range(dims[l - 1]):
@@ -195,6 +199,23 @@ def _net(dims):
     line(2, f"_update(b, gb, state1, state2, 0, {n_b}, {n_w}, lrs[e], opt_code, b1, b2, eps, bc1, bc2)")
     line(1, "counter[0] = t")
     return name, "\n".join(out) + "\n"
+
+
+def _tile(n, n_prev):
+    """(rows of dZ, inputs) per pass for dW[l] = dZ[l] A[l-1]^T: each pass
+    loads its rows and inputs once per example and keeps rows * (inputs + 1)
+    sums (with db) in registers; the tiles that load the fewest rows in all,
+    then make the fewest passes."""
+    best = None
+    for rows in range(1, n + 1):
+        for inputs in range(1, n_prev + 1):
+            if rows * (inputs + 1) > SUMS_PER_PASS:
+                continue
+            passes = -(-n // rows) * -(-n_prev // inputs)
+            loads = -(-n // rows) * n_prev + -(-n_prev // inputs) * n
+            if best is None or (loads, passes) < best[0]:
+                best = (loads, passes), (rows, inputs)
+    return best[1]
 
 
 def source():
