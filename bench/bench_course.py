@@ -60,12 +60,15 @@ def test_course_runs_agree_with_plain_numpy():
         assert _max_diff(ours(), theirs()) < 1e-8, name
 
 
-def main(rounds=3):
+def main(rounds=5):
     rows = []
     for name, (ours, theirs) in runs().items():
         ours()                                             # compile / warm
         t_ours, t_theirs = [], []
-        for _ in range(rounds):                            # alternated
+        # alternated; five rounds, since a shared machine's speed can drift over
+        # seconds (bench/NOTES.md) and a round of the regularization runs
+        # takes about 3 s
+        for _ in range(rounds):
             t0 = time.perf_counter()
             p_ours = ours()
             t_ours.append(time.perf_counter() - t0)
