@@ -28,9 +28,9 @@ def course_train_2_10_5_1(W, b, state1, state2, costs, counter, X, Y, masks, per
         raise ValueError("dims: this kernel is for the network [2, 10, 5, 1]")
     if perms.shape[0] != 0 or batch_size < m or every != 0:
         raise ValueError("perms, batch_size, every: this kernel takes one batch in order and records no cost")
-    if m > STRIDE:
-        raise ValueError("X: this kernel takes at most STRIDE examples")
     mp = (m + PAD - 1) & -PAD
+    if mp > STRIDE:
+        raise ValueError("X: this kernel takes at most STRIDE examples")
     if masks.shape[0] != 0 and masks.shape[0] != 15:
         raise ValueError("masks: expected 15 rows or none")
     lambd, inv_keep = hyper[COURSE_LAMBD], 1.0 / hyper[COURSE_KEEP_PROB]
@@ -901,9 +901,9 @@ def course_train_2_20_3_1(W, b, state1, state2, costs, counter, X, Y, masks, per
         raise ValueError("dims: this kernel is for the network [2, 20, 3, 1]")
     if perms.shape[0] != 0 or batch_size < m or every != 0:
         raise ValueError("perms, batch_size, every: this kernel takes one batch in order and records no cost")
-    if m > STRIDE:
-        raise ValueError("X: this kernel takes at most STRIDE examples")
     mp = (m + PAD - 1) & -PAD
+    if mp > STRIDE:
+        raise ValueError("X: this kernel takes at most STRIDE examples")
     if masks.shape[0] != 0 and masks.shape[0] != 23:
         raise ValueError("masks: expected 23 rows or none")
     lambd, inv_keep = hyper[COURSE_LAMBD], 1.0 / hyper[COURSE_KEEP_PROB]
