@@ -157,16 +157,17 @@ def _net(dims):
     line(1, "decay = lambd / m")
     line(1, "t = counter[0]")
     line(1, "for e in range(lrs.size):")
-    for l in range(1, L + 1):
-        for j in range(dims[l]):
-            for k in range(dims[l - 1]):
-                line(2, f"w{l}_{j}_{k} = W[{w_at[l] + j * dims[l - 1] + k}]")
-            line(2, f"b{l}_{j} = b[{b_at[l] + j}]")
-    for l in range(1, L + 1):
-        for j in range(dims[l]):
-            for k in range(dims[l - 1]):
-                line(2, f"gw_{l}_{j}_{k} = 0.0")
-            line(2, f"gb_{l}_{j} = 0.0")
+    # every unit's weights and bias, in the flat arrays' order
+    units = [(l, j, [(k, w_at[l] + j * dims[l - 1] + k) for k in range(dims[l - 1])], b_at[l] + j)
+             for l in range(1, L + 1) for j in range(dims[l])]
+    for l, j, weights, at in units:
+        for k, wk in weights:
+            line(2, f"w{l}_{j}_{k} = W[{wk}]")
+        line(2, f"b{l}_{j} = b[{at}]")
+    for l, j, weights, _ in units:
+        for k, _ in weights:
+            line(2, f"gw_{l}_{j}_{k} = 0.0")
+        line(2, f"gb_{l}_{j} = 0.0")
     line(2, "if has_masks:")
     line(3, "for i in range(mp):")
     example(True)
@@ -188,11 +189,10 @@ def _net(dims):
                         line(3, f"gb_{l}_{j} += d{j}")
                     for k in ks:
                         line(3, f"gw_{l}_{j}_{k} += d{j} * x{k}")
-    for l in range(1, L + 1):
-        for j in range(dims[l]):
-            for k in range(dims[l - 1]):
-                line(2, f"gw[{w_at[l] + j * dims[l - 1] + k}] = gw_{l}_{j}_{k} + decay * w{l}_{j}_{k}")
-            line(2, f"gb[{b_at[l] + j}] = gb_{l}_{j}")
+    for l, j, weights, at in units:
+        for k, wk in weights:
+            line(2, f"gw[{wk}] = gw_{l}_{j}_{k} + decay * w{l}_{j}_{k}")
+        line(2, f"gb[{at}] = gb_{l}_{j}")
     line(2, "if opt_code == COURSE_ADAM:")
     line(3, "t += 1")
     line(2, "bc1 = 1.0 - math.pow(b1, t)")
